@@ -1,0 +1,45 @@
+# One task runner for contributors, CI and the README. Every target sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast test-slow bench lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,clients]'
+	touch $(STAMP)
+
+## run: start the server on the embedded store with demo traffic (http://127.0.0.1:4318)
+run: $(STAMP)
+	$(BIN)/threadline serve --demo
+
+## test: the whole suite (fast pass, then the slow suites)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m slow
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+## bench: every benchmark in benchmarks/ (prints ratios against a same-run baseline)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest.py
+
+## lint: ruff (lint + format check) and mypy --strict on the package
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,59 @@
+"""OTLP/HTTP routes: traces (two paths), logs and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from threadline.server.api.deps import DEFAULT_PROJECT, runtime
+from threadline.server.errors import ApiError
+from threadline.server.ingest import decode, otlp
+
+router = APIRouter(tags=["ingest"])
+_OTLP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            otlp.PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+            otlp.JSON: {"schema": {"type": "object", "description": "OTLP/JSON ExportTraceServiceRequest"}},
+        },
+    }
+}
+
+
+async def _export_traces(request: Request) -> Response:
+    rt = runtime(request)
+    is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == otlp.JSON
+    try:
+        body = await otlp.read_request(request, rt.settings.max_body_bytes)
+        batch = decode.decode_json(body.body) if body.is_json else decode.decode_protobuf(body.body)
+        items = rt.preparer.prepare(batch.spans)
+        if items:
+            await rt.writer.write(DEFAULT_PROJECT, items)
+    except ApiError as error:
+        return otlp.error_response(error, is_json)
+    return otlp.traces_response(body.is_json, batch.rejected, batch.reasons)
+
+
+@router.post("/v1/traces", openapi_extra=_OTLP_BODY, summary="OTLP/HTTP trace export")
+async def export_traces(request: Request) -> Response:
+    return await _export_traces(request)
+
+
+@router.post(
+    "/api/public/otel/v1/traces",
+    openapi_extra=_OTLP_BODY,
+    summary="OTLP/HTTP trace export (Langfuse-compatible path)",
+)
+async def export_traces_langfuse(request: Request) -> Response:
+    return await _export_traces(request)
+
+
+@router.post("/v1/metrics", summary="OTLP/HTTP metrics (accepted and discarded)")
+async def export_metrics(request: Request) -> Response:
+    is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == otlp.JSON
+    try:
+        await otlp.read_request(request, runtime(request).settings.max_body_bytes)
+    except ApiError as error:
+        return otlp.error_response(error, is_json)
+    return otlp.empty_response(is_json, "metrics")

@@ -1,0 +1,124 @@
+"""Query parameters: parsed by hand so that a bad value gets a message naming it and what is allowed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from threadline.server.errors import BadRequest
+from threadline.server.store.base import ORDERINGS
+
+
+def bad_parameter(name: str, value: object, expected: str, **detail: Any) -> BadRequest:
+    return BadRequest(
+        f"Invalid value {value!r} for '{name}': expected {expected}.",
+        code="bad_parameter",
+        detail={"parameter": name, "value": value, **detail},
+    )
+
+
+def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_parameter("limit", raw, f"an integer from 1 to {maximum}", minimum=1, maximum=maximum) from None
+    if not 1 <= value <= maximum:
+        raise bad_parameter("limit", raw, f"an integer from 1 to {maximum}", minimum=1, maximum=maximum)
+    return value
+
+
+def parse_int(name: str, raw: str | None, *, minimum: int = 0) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_parameter(name, raw, f"an integer ≥ {minimum}") from None
+    if value < minimum:
+        raise bad_parameter(name, raw, f"an integer ≥ {minimum}")
+    return value
+
+
+def parse_bool(name: str, raw: str | None) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise bad_parameter(name, raw, "true or false")
+
+
+def parse_ordering(raw: str | None) -> tuple[str, bool]:
+    """(ordering, descending). Default newest activity first; a leading '-' means descending."""
+    if raw is None or raw == "":
+        return "last_activity", True
+    descending = raw.startswith("-")
+    name = raw[1:] if descending else raw
+    if name not in ORDERINGS:
+        allowed = [*ORDERINGS, *(f"-{o}" for o in ORDERINGS)]
+        raise bad_parameter("ordering", raw, "one of " + ", ".join(ORDERINGS) + " (prefix '-' for descending)",
+                            allowed=allowed)  # fmt: skip
+    return name, descending
+
+
+def parse_timestamp(name: str, raw: str | None) -> int | None:
+    """ISO 8601 (``2026-11-21T10:00:00Z``; no zone means UTC) as nanoseconds since the epoch."""
+    if raw is None or raw == "":
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise bad_parameter(name, raw, "an ISO 8601 timestamp such as 2026-11-21T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+def iso(ns: int) -> str:
+    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds (``...T10:00:00.123456Z``)."""
+    seconds, rest = divmod(ns, 10**9)
+    stamp = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds, microseconds=rest // 1000)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_cursor(kind: str, position: tuple[Any, ...]) -> str:
+    raw = orjson.dumps([kind, *[p.hex() if isinstance(p, bytes) else p for p in position]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, kind: str, size: int) -> list[Any] | None:
+    """The position in a cursor made by ``encode_cursor`` for the same ``kind`` (ordering)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        doc = None
+    if not isinstance(doc, list) or len(doc) != size + 1:
+        raise bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
+    if doc[0] != kind:
+        raise bad_parameter(
+            "cursor",
+            raw,
+            f"a cursor from a page listed with the same ordering ({kind}); restart without cursor",
+        )
+    return list(doc[1:])
+
+
+def parse_hex_id(name: str, raw: str, size: int) -> bytes:
+    try:
+        value = bytes.fromhex(raw)
+    except ValueError:
+        value = b""
+    if len(value) != size:
+        raise bad_parameter(name, raw, f"{size * 2} hexadecimal characters")
+    return value

@@ -1,0 +1,154 @@
+"""Stored rows to API shapes: ISO times, hex ids, derived fields (lifecycle, context percentage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from threadline import semconv as sc
+from threadline.server.api.params import iso
+from threadline.server.ingest.normalize import as_float, as_int, normalize
+from threadline.server.intelligence.lifecycle import lifecycle
+from threadline.server.store.base import SpanRow
+
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
+
+
+def session_summary(row: dict[str, Any], now_ns: int, idle_timeout_ns: int) -> dict[str, Any]:
+    life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["attributes"])
+    return {
+        "session_id": row["session_id"],
+        "user_id": row["user_id"],
+        "status": life.status,
+        "end_reason": life.end_reason,
+        "turn_count": row["turn_count"],
+        "trace_count": row["trace_count"],
+        "span_count": row["span_count"],
+        "llm_call_count": row["llm_call_count"],
+        "tool_call_count": row["tool_call_count"],
+        "error_count": row["error_count"],
+        "errored_turn_count": row["errored_turn_count"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "total_tokens": row["total_tokens"],
+        "cache_read_tokens": row["cache_read_tokens"],
+        "cache_write_tokens": row["cache_write_tokens"],
+        "reasoning_tokens": row["reasoning_tokens"],
+        "total_cost_usd": row["total_cost_usd"],
+        "cost_source": row["cost_source"],
+        "unpriced_calls": row["unpriced_calls"],
+        "first_activity": iso(row["first_ns"]),
+        "last_activity": iso(row["last_ns"]),
+        "duration_ms": row["duration_ns"] / 1e6,
+        "first_input": row["first_input"],
+        "last_output": row["last_output"],
+        "dropped_off": False,
+        "models": row["models"],
+        "attributes": row["attributes"],
+    }
+
+
+def turn(row: dict[str, Any]) -> dict[str, Any]:
+    attributes = row["attributes"]
+    limit = as_int(attributes.get(sc.CONTEXT_LIMIT))
+    context = row["context_tokens"]
+    pct = as_float(attributes.get(sc.CONVERSATION_CONTEXT_WINDOW_PCT))
+    if pct is None and context is not None and limit:
+        pct = round(100.0 * context / limit, 2)
+    return {
+        "turn_number": row["turn_number"],
+        "conversation_id": row["conversation_id"],
+        "trace_ids": row["trace_ids"],
+        "started_at": iso(row["start_ns"]),
+        "ended_at": iso(row["end_ns"]),
+        "latency_ms": max(row["end_ns"] - row["start_ns"], 0) / 1e6,
+        "input": row["input"],
+        "output": row["output"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "total_cost_usd": row["total_cost_usd"],
+        "cost_source": row["cost_source"],
+        "llm_call_count": row["llm_call_count"],
+        "tool_call_count": row["tool_call_count"],
+        "agent_run_count": row["agent_run_count"],
+        "span_count": row["span_count"],
+        "error": row["error"],
+        "error_message": row["error_message"],
+        "tool_error": row["tool_error"],
+        "context_tokens": context,
+        "context_window_pct": pct,
+        "attributes": attributes,
+    }
+
+
+def conversations(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for t in turns:
+        entry = found.get(t["conversation_id"])
+        if entry is None:
+            entry = found[t["conversation_id"]] = {
+                "conversation_id": t["conversation_id"],
+                "turn_count": 0,
+                "first_activity": t["started_at"],
+                "last_activity": t["ended_at"],
+                "topic": None,
+            }
+        entry["turn_count"] += 1
+        entry["first_activity"] = min(entry["first_activity"], t["started_at"])
+        entry["last_activity"] = max(entry["last_activity"], t["ended_at"])
+        topic = t["attributes"].get(sc.CONVERSATION_TOPIC)
+        if isinstance(topic, str) and topic:
+            entry["topic"] = topic
+    return list(found.values())
+
+
+def span_tree(rows: list[SpanRow]) -> list[dict[str, Any]]:
+    """Spans nested under their parents; spans whose parent is missing are roots too."""
+    nodes: dict[bytes, dict[str, Any]] = {}
+    for row in rows:
+        nodes[row.span.span_id] = span(row)
+    roots = []
+    for row in rows:
+        node = nodes[row.span.span_id]
+        parent = nodes.get(row.span.parent_span_id) if row.span.parent_span_id else None
+        if parent is None:
+            roots.append(node)
+        else:
+            parent["children"].append(node)
+    return roots
+
+
+def span(row: SpanRow) -> dict[str, Any]:
+    raw = row.span
+    events = [{"name": e.name, "time": iso(e.time_ns), "attributes": e.attributes} for e in raw.events]
+    events.extend({"name": e["name"], "time": iso(e["time_ns"]), "attributes": e["attributes"]} for e in row.log_events)
+    facts = normalize(raw)
+    return {
+        "span_id": raw.span_id.hex(),
+        "parent_span_id": raw.parent_span_id.hex() if raw.parent_span_id else None,
+        "name": raw.name,
+        "kind": raw.kind,
+        "category": row.category,
+        "start_time": iso(raw.start_ns),
+        "end_time": iso(raw.end_ns),
+        "duration_ms": max(raw.end_ns - raw.start_ns, 0) / 1e6,
+        "status": _STATUS.get(raw.status_code, "unset"),
+        "status_message": raw.status_message or None,
+        "model": facts.model,
+        "provider": facts.provider,
+        "input_tokens": facts.input_tokens,
+        "output_tokens": facts.output_tokens,
+        "cache_read_tokens": facts.cache_read_tokens,
+        "cache_write_tokens": facts.cache_write_tokens,
+        "reasoning_tokens": facts.reasoning_tokens,
+        "cost_usd": row.cost_usd,
+        "cost_source": row.cost_source,
+        "input": facts.input_text,
+        "output": facts.output_text,
+        "error_type": facts.error_type,
+        "tool_name": facts.tool_name,
+        "attributes": raw.attributes,
+        "resource": raw.resource.attributes,
+        "scope": {"name": raw.scope.name, "version": raw.scope.version},
+        "events": events,
+        "children": [],
+    }

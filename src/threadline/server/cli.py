@@ -1,0 +1,54 @@
+"""The ``threadline`` command. User mistakes get one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from threadline.server.settings import SETTINGS, Settings, parse_duration
+
+
+def _settings_options(command: Any) -> Any:
+    """Attach one click option per row of the settings table (flag, env var, default, help)."""
+    for setting in reversed(SETTINGS):
+        common: dict[str, Any] = {"default": setting.default, "envvar": setting.env, "show_envvar": True}
+        if setting.type is bool:
+            option = click.option(setting.flag, setting.name, is_flag=True, help=setting.help, **common)
+        else:
+            kind: Any = click.Path(path_type=Path, file_okay=False) if setting.type is Path else setting.type
+            option = click.option(setting.flag, setting.name, type=kind, show_default=True, help=setting.help, **common)
+        command = option(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="threadline")
+def main() -> None:
+    """Threadline: session observability for multi-turn LLM agents."""
+
+
+@main.command()
+@_settings_options
+def serve(**options: Any) -> None:
+    """Ingest OTLP, serve the API, on one port; prints the URL when ready."""
+    settings = Settings(**options)
+    try:
+        parse_duration(settings.idle_timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--idle-timeout") from None
+    from threadline.server.serve import run
+
+    try:
+        asyncio.run(run(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

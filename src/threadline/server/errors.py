@@ -1,0 +1,59 @@
+"""Every error the server answers with, in one hierarchy.
+
+    ApiError                      {"error": {"code", "message", "detail"}} with an HTTP status
+    ├── BadRequest            400  undecodable body, bad parameter
+    ├── NotFound              404  unknown session, trace or user
+    ├── PayloadTooLarge       413  body over the size limit (after decompression)
+    ├── UnsupportedMediaType  415  content type or encoding we do not speak
+    └── Overloaded            503  write queue full; carries Retry-After
+
+Messages say what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, detail: Any = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "detail": self.detail}}
+
+
+class BadRequest(ApiError):
+    status_code = 400
+    code = "bad_request"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Overloaded(ApiError):
+    status_code = 503
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message, detail={"retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,412 @@
+"""A raw span's attributes, in any convention, to ``SpanFacts`` (SEMCONV.md, "Concepts").
+
+Pure: no I/O, no clock, no pricing (cost computation happens later, in ``intelligence.pricing``).
+Precedence follows SEMCONV.md: span attributes, then scope, then resource; within a concept the first
+key present wins, and each concept takes exactly one source per span (never the sum of two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from threadline import semconv as sc
+from threadline.server.ingest import text
+from threadline.server.ingest.records import Category, RawSpan, SpanFacts, StatusCode
+
+_SCRUBBED_PREFIX = "[Scrubbed due to "
+_SEED_PREFIXES = (
+    "session.",
+    "user.tier",
+    "user.org_id",
+    "conversation.",
+    "turn.",
+    "context.",
+    "journey.",
+    "dropoff.",
+)
+
+_LANGFUSE_TYPES: dict[str, Category] = {
+    "generation": "llm",
+    "agent": "agent",
+    "tool": "tool",
+    "retriever": "retrieval",
+}
+_OPENINFERENCE_KINDS: dict[str, Category] = {
+    "llm": "llm",
+    "agent": "agent",
+    "tool": "tool",
+    "retriever": "retrieval",
+}
+_GENAI_OPERATIONS: dict[str, Category] = {
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "completion": "llm",
+    "generate": "llm",
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "execute_tool": "tool",
+    "retrieval": "retrieval",
+}
+_TRACELOOP_KINDS: dict[str, Category] = {"agent": "agent", "tool": "tool"}
+_LLM_REQUEST_TYPES: dict[str, Category] = {"chat": "llm", "completion": "llm"}
+_THREADLINE_KINDS: dict[str, Category] = {
+    "turn": "agent",
+    "agent": "agent",
+    "llm": "llm",
+    "tool": "tool",
+    "retrieval": "retrieval",
+}
+_NAME_PREFIXES: tuple[tuple[str, Category], ...] = (
+    ("invoke_agent", "agent"),
+    ("execute_tool", "tool"),
+    ("chat ", "llm"),
+)
+_MODEL_KEYS = sc.RESPONSE_MODEL_KEYS + sc.REQUEST_MODEL_KEYS
+_PROVIDER_ALIASES = {
+    "az.ai.openai": "azure",
+    "azure.ai.openai": "azure",
+    "az.ai.inference": "azure",
+    "azure.ai.inference": "azure",
+    "azure_openai": "azure",
+    "aws.bedrock": "aws",
+    "bedrock": "aws",
+    "gcp.vertex_ai": "google",
+    "gcp.gemini": "google",
+    "gcp.gen_ai": "google",
+    "vertex_ai": "google",
+    "vertexai": "google",
+    "gemini": "google",
+    "mistral_ai": "mistral",
+    "mistralai": "mistral",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+}
+
+
+def normalize(span: RawSpan) -> SpanFacts:
+    """Everything Threadline needs to know about one span."""
+    attrs = span.attributes
+    facts = SpanFacts(category=category(attrs, span.name))
+    facts.session_id = _session_id(span)
+    facts.user_id = first_id(attrs, sc.USER_ID_KEYS) or first_id(span.resource.attributes, sc.USER_ID_KEYS)
+    facts.conversation_id = _conversation_id(attrs)
+    facts.turn_number = _first_int(attrs, sc.TURN_NUMBER_KEYS)
+    facts.request_model = first_str(attrs, sc.REQUEST_MODEL_KEYS)
+    facts.model = first_str(attrs, sc.RESPONSE_MODEL_KEYS) or facts.request_model
+    facts.provider = provider(attrs)
+    _read_usage(attrs, facts)
+    _read_cost(attrs, facts)
+    _read_error(span, facts)
+    if facts.category == "tool":
+        facts.tool_name = first_str(attrs, sc.TOOL_NAME_KEYS) or span.name or None
+    facts.input_text = input_text(span)
+    facts.output_text = output_text(span)
+    facts.is_log = attrs.get("logfire.span_type") == "log"
+    facts.seed = {k: v for k, v in attrs.items() if k.startswith(_SEED_PREFIXES)}
+    return facts
+
+
+# --- primitive readers ---------------------------------------------------------------------------
+
+
+def first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first present, non-empty value among ``keys``, as text."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return text.as_text(value)
+    return None
+
+
+def first_id(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    """Like ``first_str``, skipping values a client-side scrubber replaced (SEMCONV rule 6)."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is None or value == "":
+            continue
+        value_text = text.as_text(value)
+        if value_text and not value_text.startswith(_SCRUBBED_PREFIX):
+            return value_text.strip() or None
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """Ints, doubles and decimal strings (OTLP/JSON) as ``int``; anything else is absent."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value else None
+    if isinstance(value, str) and value:
+        try:
+            return int(float(value))
+        except ValueError:
+            return None
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
+    for key in keys:
+        number = as_int(attrs.get(key))
+        if number is not None:
+            return number
+    return None
+
+
+def _json_object(value: Any) -> Mapping[str, Any] | None:
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str):
+        doc = text.parse_json(value)
+        return doc if isinstance(doc, Mapping) else None
+    return None
+
+
+# --- concepts ------------------------------------------------------------------------------------
+
+
+def _session_id(span: RawSpan) -> str | None:
+    return (
+        first_id(span.attributes, sc.SESSION_ID_KEYS)
+        or first_id(span.scope.attributes, sc.SESSION_ID_KEYS)
+        or first_id(span.resource.attributes, sc.RESOURCE_SESSION_ID_KEYS)
+    )
+
+
+def _conversation_id(attrs: Mapping[str, Any]) -> str | None:
+    explicit = first_id(attrs, (sc.CONVERSATION_ID,))
+    if explicit:
+        return explicit
+    genai = first_id(attrs, (sc.GEN_AI_CONVERSATION_ID,))
+    if genai is None:
+        return None
+    # gen_ai.conversation.id names a conversation only when another key names the session.
+    other_keys = tuple(k for k in sc.SESSION_ID_KEYS if k != sc.GEN_AI_CONVERSATION_ID)
+    return genai if first_id(attrs, other_keys) else None
+
+
+def category(attrs: Mapping[str, Any], name: str) -> Category:
+    """agent / llm / tool / retrieval / other, by the ordered rules of SEMCONV.md."""
+    explicit: tuple[tuple[str, Mapping[str, Category]], ...] = (
+        (sc.THREADLINE_SPAN_KIND, _THREADLINE_KINDS),
+        ("langfuse.observation.type", _LANGFUSE_TYPES),
+        ("openinference.span.kind", _OPENINFERENCE_KINDS),
+    )
+    for key, table in explicit:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            # A framework that names its span kind has decided; unknown kinds (chain, span...) are "other".
+            return table.get(value.lower(), "other")
+    for key, table in (
+        (sc.GEN_AI_OPERATION_NAME, _GENAI_OPERATIONS),
+        ("traceloop.span.kind", _TRACELOOP_KINDS),
+        ("llm.request.type", _LLM_REQUEST_TYPES),
+    ):
+        value = attrs.get(key)
+        if isinstance(value, str) and value.lower() in table:
+            return table[value.lower()]
+    if any(attrs.get(k) not in (None, "") for k in (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_CALL_ID, "tool.name")):
+        return "tool"
+    for prefix, found in _NAME_PREFIXES:
+        if name.startswith(prefix):
+            return found
+    if any(attrs.get(k) not in (None, "") for k in _MODEL_KEYS):
+        return "llm"
+    return "other"
+
+
+def provider(attrs: Mapping[str, Any]) -> str | None:
+    """The provider, with well-known aliases mapped to the ids the price data uses."""
+    raw = first_str(attrs, sc.PROVIDER_KEYS)
+    if raw is None:
+        return None
+    lowered = raw.strip().lower()
+    return _PROVIDER_ALIASES.get(lowered, lowered)
+
+
+def _read_usage(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
+    facts.input_tokens = _first_int(attrs, sc.INPUT_TOKEN_KEYS)
+    facts.output_tokens = _first_int(attrs, sc.OUTPUT_TOKEN_KEYS)
+    facts.cache_read_tokens = _first_int(attrs, sc.CACHE_READ_TOKEN_KEYS)
+    facts.cache_write_tokens = _first_int(attrs, sc.CACHE_WRITE_TOKEN_KEYS)
+    facts.reasoning_tokens = _first_int(attrs, sc.REASONING_TOKEN_KEYS)
+    if facts.input_tokens is None and facts.output_tokens is None:
+        details = _json_object(attrs.get(sc.LANGFUSE_USAGE_DETAILS))
+        if details:
+            _read_langfuse_usage(details, facts)
+
+
+def _read_langfuse_usage(details: Mapping[str, Any], facts: SpanFacts) -> None:
+    cache_read = as_int(details.get("cache_read_input_tokens")) or as_int(details.get("input_cached_tokens"))
+    cache_write = as_int(details.get("cache_creation_input_tokens"))
+    if "prompt_tokens" in details or "completion_tokens" in details:
+        facts.input_tokens = as_int(details.get("prompt_tokens"))
+        facts.output_tokens = as_int(details.get("completion_tokens"))
+    else:
+        uncached = as_int(details.get("input"))
+        # Langfuse's "input" excludes cached tokens; "input tokens" here always includes them.
+        if uncached is not None:
+            facts.input_tokens = uncached + (cache_read or 0) + (cache_write or 0)
+        facts.output_tokens = as_int(details.get("output"))
+    facts.cache_read_tokens = facts.cache_read_tokens if facts.cache_read_tokens is not None else cache_read
+    facts.cache_write_tokens = facts.cache_write_tokens if facts.cache_write_tokens is not None else cache_write
+    if facts.reasoning_tokens is None:
+        facts.reasoning_tokens = as_int(details.get("reasoning_tokens")) or as_int(
+            details.get("output_reasoning_tokens")
+        )
+
+
+def _read_cost(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
+    for key in sc.COST_KEYS:
+        value = attrs.get(key)
+        if value is None or value == "":
+            continue
+        if key == sc.LANGFUSE_COST_DETAILS:
+            details = _json_object(value)
+            cost = as_float(details.get("total")) if details else None
+        else:
+            cost = as_float(value)
+        if cost is not None and cost >= 0:
+            facts.cost_usd = cost
+            facts.cost_source = "given"
+            return
+
+
+def _read_error(span: RawSpan, facts: SpanFacts) -> None:
+    attrs = span.attributes
+    error_type = first_str(attrs, (sc.ERROR_TYPE,))
+    message = span.status_message or None
+    for event in span.events:
+        if event.name == "exception":
+            error_type = error_type or text.as_text(event.attributes.get("exception.type"))
+            message = message or text.as_text(event.attributes.get("exception.message"))
+            break
+    langfuse_error = attrs.get("langfuse.observation.level") == "ERROR"
+    if langfuse_error:
+        message = message or first_str(attrs, ("langfuse.observation.status_message",))
+    facts.error = span.status_code == StatusCode.ERROR or langfuse_error or error_type is not None
+    if facts.error:
+        facts.error_type = error_type
+        facts.error_message = message or error_type
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+
+def input_text(span: RawSpan) -> str | None:
+    """What the user said to this span (the last user message, never the system prompt)."""
+    attrs = span.attributes
+    value = attrs.get(sc.INPUT_VALUE)
+    if isinstance(value, str) and value:
+        return text.user_text_from_json(value)
+    value = attrs.get(sc.GEN_AI_INPUT_MESSAGES)
+    if value:
+        found = text.user_messages(text.parse_json(value) if isinstance(value, str) else value)
+        if found:
+            return found
+    for prefix, suffix in (("llm.input_messages.", "message."), ("gen_ai.prompt.", "")):
+        if any(k.startswith(prefix) for k in attrs):
+            found = text.user_messages(text.indexed_messages(attrs, prefix, suffix))
+            if found:
+                return found
+    value = attrs.get("langfuse.observation.input")
+    if value:
+        return _loose_user_text(value)
+    value = attrs.get("traceloop.entity.input")
+    if isinstance(value, str) and value:
+        return text.entity_text(value)
+    value = attrs.get(sc.GEN_AI_TOOL_CALL_ARGUMENTS)
+    if value not in (None, ""):
+        return text.as_text(value)
+    return _event_text(span, input_side=True)
+
+
+def output_text(span: RawSpan) -> str | None:
+    """The assistant's final answer (or a tool's result) on this span."""
+    attrs = span.attributes
+    value = attrs.get(sc.OUTPUT_VALUE)
+    if isinstance(value, str) and value:
+        return text.assistant_text_from_json(value)
+    value = attrs.get(sc.GEN_AI_OUTPUT_MESSAGES)
+    if value:
+        found = text.assistant_messages(text.parse_json(value) if isinstance(value, str) else value)
+        if found:
+            return found
+    for prefix, suffix in (("llm.output_messages.", "message."), ("gen_ai.completion.", "")):
+        if any(k.startswith(prefix) for k in attrs):
+            found = text.assistant_messages(text.indexed_messages(attrs, prefix, suffix))
+            if found:
+                return found
+    value = attrs.get("langfuse.observation.output")
+    if value:
+        return _loose_assistant_text(value)
+    value = attrs.get("traceloop.entity.output")
+    if isinstance(value, str) and value:
+        return text.entity_text(value)
+    value = attrs.get(sc.GEN_AI_TOOL_CALL_RESULT) or attrs.get("tool.result")
+    if value not in (None, ""):
+        return text.as_text(value)
+    return _event_text(span, input_side=False)
+
+
+def _loose_user_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return text.user_text_from_json(value)
+    return text.user_messages(value) or text.as_text(value)
+
+
+def _loose_assistant_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return text.assistant_text_from_json(value)
+    return text.assistant_messages(value) or text.as_text(value)
+
+
+def _event_text(span: RawSpan, *, input_side: bool) -> str | None:
+    """Prompts and answers some instrumentations put on span events (or on GenAI log records)."""
+    found: str | None = None
+    for event in span.events:
+        attrs = event.attributes
+        name = event.name
+        if name == "gen_ai.client.inference.operation.details":
+            key = sc.GEN_AI_INPUT_MESSAGES if input_side else sc.GEN_AI_OUTPUT_MESSAGES
+            value = attrs.get(key)
+            messages = text.parse_json(value) if isinstance(value, str) else value
+            found = (text.user_messages if input_side else text.assistant_messages)(messages) or found
+        elif input_side and name == "gen_ai.user.message":
+            found = _event_content(attrs) or found
+        elif input_side and name == "gen_ai.content.prompt":
+            found = text.as_text(attrs.get("gen_ai.prompt")) or found
+        elif not input_side and name == "gen_ai.choice":
+            message = attrs.get("message")
+            parsed = text.parse_json(message) if isinstance(message, str) else message
+            found = text.message_content(parsed) if parsed is not None else _event_content(attrs) or found
+        elif not input_side and name == "gen_ai.content.completion":
+            found = text.as_text(attrs.get("gen_ai.completion")) or found
+    return found
+
+
+def _event_content(attrs: Mapping[str, Any]) -> str | None:
+    content = attrs.get("content")
+    if isinstance(content, str):
+        return content or None
+    if content is not None:
+        return text.message_content({"content": content})
+    return None

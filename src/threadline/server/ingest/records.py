@@ -1,0 +1,109 @@
+"""Plain records that flow through ingest: decoded spans (``RawSpan``) and what they mean (``SpanFacts``).
+
+Both are dumb containers (slotted dataclasses); the functions that build them live in ``decode`` and
+``normalize``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal
+
+Attributes = dict[str, Any]
+"""Attribute values are plain Python: str, bool, int, float, list, dict (bytes arrive as base64 text)."""
+
+
+class StatusCode(IntEnum):
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+@dataclass(slots=True)
+class Resource:
+    """A resource shared by every span of one ``ResourceSpans`` block."""
+
+    attributes: Attributes
+
+
+@dataclass(slots=True)
+class Scope:
+    name: str
+    version: str
+    attributes: Attributes
+
+
+@dataclass(slots=True)
+class SpanEvent:
+    name: str
+    time_ns: int
+    attributes: Attributes
+
+
+@dataclass(slots=True)
+class RawSpan:
+    """One OTLP span, decoded and validated, with ids as raw bytes."""
+
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes | None
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str
+    attributes: Attributes
+    events: list[SpanEvent]
+    resource: Resource
+    scope: Scope
+    links: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """What one request decoded to: the good spans, and a count and reason for the refused ones."""
+
+    spans: list[RawSpan]
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        if len(self.reasons) < 5 and reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+Category = Literal["agent", "llm", "tool", "retrieval", "other"]
+CostSource = Literal["given", "computed"]
+
+
+@dataclass(slots=True)
+class SpanFacts:
+    """What one span means in Threadline's terms (SEMCONV.md), independent of its convention."""
+
+    category: Category = "other"
+    session_id: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+    turn_number: int | None = None
+    model: str | None = None
+    request_model: str | None = None
+    provider: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_source: CostSource | None = None
+    input_text: str | None = None
+    output_text: str | None = None
+    error: bool = False
+    error_type: str | None = None
+    error_message: str | None = None
+    tool_name: str | None = None
+    is_log: bool = False
+    seed: Attributes = field(default_factory=dict)
+    """Seed-vocabulary attributes present on the span (session.*, turn.*, context.*, journey.*, ...)."""

@@ -1,0 +1,175 @@
+"""The single writer: one thread owns the write connection and commits many requests at once.
+
+Requests queue their prepared spans; the writer takes everything queued (up to a batch limit), applies
+it in one transaction (group commit), and only then resolves each request's future, so a request is
+acknowledged only once its spans are durable. The queue is bounded by pending spans: past the bound,
+``submit`` raises ``Overloaded`` and the HTTP edge answers 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from threadline.server.errors import Overloaded
+from threadline.server.ingest.stitch import ChangeSet, Stitcher
+from threadline.server.store.base import IngestTransaction, SpanItem, Store
+
+log = logging.getLogger("threadline.writer")
+T = TypeVar("T")
+
+WriterTask = Callable[[IngestTransaction, Stitcher], Any]
+"""Work other than ingest that must run on the writer (deletions): gets the transaction and stitcher."""
+
+
+@dataclass(slots=True)
+class _Job:
+    project_id: int
+    items: Sequence[SpanItem] | None
+    task: WriterTask | None
+    future: Future[Any]
+
+
+_STOP = object()
+
+
+class Writer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_pending_spans: int = 50_000,
+        max_batch_spans: int = 20_000,
+        on_commit: Callable[[list[ChangeSet]], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._stitcher = Stitcher()
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._max_pending = max_pending_spans
+        self._max_batch = max_batch_spans
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._on_commit = on_commit
+        self._thread = threading.Thread(target=self._run, name="threadline-writer", daemon=True)
+        self.commits = 0
+
+    @property
+    def pending_spans(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish everything queued, then stop."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    def submit(self, project_id: int, items: Sequence[SpanItem]) -> Future[ChangeSet]:
+        """Queue spans for the next group commit; raises ``Overloaded`` when the queue is full."""
+        with self._lock:
+            if self._pending and self._pending + len(items) > self._max_pending:
+                raise Overloaded(
+                    f"The write queue is full ({self._pending} spans waiting). Retry after the Retry-After delay.",
+                    retry_after_s=1,
+                )
+            self._pending += len(items)
+        future: Future[ChangeSet] = Future()
+        self._queue.put(_Job(project_id, items, None, future))
+        return future
+
+    async def write(self, project_id: int, items: Sequence[SpanItem]) -> ChangeSet:
+        return await asyncio.wrap_future(self.submit(project_id, items))
+
+    def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
+        """Run ``task`` on the writer thread inside a transaction of its own."""
+        future: Future[T] = Future()
+        self._queue.put(_Job(0, None, task, future))
+        return future
+
+    # --- the writer thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, _Job)
+            jobs = [first]
+            stop_after = False
+            if first.task is None:
+                size = len(first.items or ())
+                while size < self._max_batch:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop_after = True
+                        break
+                    assert isinstance(nxt, _Job)
+                    if nxt.task is not None:
+                        self._commit(jobs)
+                        jobs = []
+                        self._run_task(nxt)
+                        continue
+                    jobs.append(nxt)
+                    size += len(nxt.items or ())
+                if jobs:
+                    self._commit(jobs)
+            else:
+                self._run_task(first)
+            if stop_after:
+                return
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            changes = self._apply(jobs)
+        except Exception:
+            self._stitcher.reset()
+            if len(jobs) == 1:
+                log.exception("could not store a batch of %d spans", len(jobs[0].items or ()))
+                self._finish(jobs[0], error=RuntimeError("the server could not store these spans"))
+                return
+            for job in jobs:  # isolate the failing request; the others still commit
+                self._commit([job])
+            return
+        for job, change in zip(jobs, changes, strict=True):
+            self._finish(job, result=change)
+        if self._on_commit is not None:
+            try:
+                self._on_commit(changes)
+            except Exception:
+                log.exception("a commit listener failed")
+
+    def _apply(self, jobs: list[_Job]) -> list[ChangeSet]:
+        with self._store.write() as txn:
+            changes = [self._stitcher.apply(txn, job.project_id, job.items or ()) for job in jobs]
+        self.commits += 1
+        return changes
+
+    def _run_task(self, job: _Job) -> None:
+        assert job.task is not None
+        try:
+            with self._store.write() as txn:
+                result = job.task(txn, self._stitcher)
+        except Exception as exc:
+            self._stitcher.reset()
+            job.future.set_exception(exc)
+            return
+        job.future.set_result(result)
+
+    def _finish(self, job: _Job, *, result: ChangeSet | None = None, error: Exception | None = None) -> None:
+        with self._lock:
+            self._pending -= len(job.items or ())
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)

@@ -1,0 +1,90 @@
+"""Server settings as one table: each field carries its default and help; flag and environment variable
+names derive from the field name.
+
+The CLI builds the ``serve`` options from ``SETTINGS``, and the test suite checks that
+``docs/configuration.md`` documents every one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "Address to listen on (loopback by default)."},
+    )
+    port: int = field(
+        default=4318,
+        metadata={"help": "Port for ingest and API (4318 is the OTLP/HTTP port)."},
+    )
+    data_dir: Path = field(
+        default=Path("./threadline-data"),
+        metadata={"help": "Folder holding the embedded database."},
+    )
+    idle_timeout: str = field(
+        default="30m",
+        metadata={"help": "A session with no new span for this long is ended (90s, 30m, 2h)."},
+    )
+    max_body_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata={"help": "Largest OTLP request body accepted, after decompression."},
+    )
+    max_pending_spans: int = field(
+        default=50_000,
+        metadata={"help": "Spans waiting for the writer before ingest answers 503."},
+    )
+    max_batch_spans: int = field(
+        default=20_000,
+        metadata={"help": "Most spans committed in one group commit."},
+    )
+    demo: bool = field(
+        default=False,
+        metadata={"help": "Send realistic demo traffic through the SDK, so there is something to see."},
+    )
+
+    @property
+    def idle_timeout_ns(self) -> int:
+        return parse_duration(self.idle_timeout) * 1_000_000
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    type: type
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "THREADLINE_" + self.name.upper()
+
+
+_TYPES: dict[str, type] = {"str": str, "int": int, "Path": Path, "bool": bool}
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.default, _TYPES[str(f.type)], f.metadata["help"]) for f in dataclasses.fields(Settings)
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}
+
+
+def parse_duration(text: str) -> int:
+    """``90s``, ``30m``, ``2h``, ``500ms`` (a bare number is seconds) as milliseconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; use a number with ms, s, m, h or d (e.g. 30m)")
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])

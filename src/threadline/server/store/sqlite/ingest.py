@@ -1,0 +1,251 @@
+"""The SQLite side of ``IngestTransaction``: what the stitcher reads and writes in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import orjson
+
+from threadline.server.ingest.records import Resource
+from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
+from threadline.server.store.base import CounterDelta, LoadedSession, SpanItem, UserDelta, chunks
+from threadline.server.store.sqlite import codec
+
+_TRACE_SELECT = "SELECT trace_id, " + ", ".join(codec.TRACE_COLUMNS) + ", agg FROM traces "
+_SPAN_INSERT = (
+    "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, category, start_ns, end_ns, "
+    "status_code, cost_usd, cost_source, resource_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_TRACE_UPSERT = (
+    "INSERT OR REPLACE INTO traces (project_id, trace_id, session_pk, "
+    + ", ".join(codec.TRACE_COLUMNS)
+    + ", agg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SESSION_UPSERT = """
+INSERT OR REPLACE INTO sessions (
+    pk, project_id, session_id, user_id, first_ns, last_ns, duration_ns, turn_count, trace_count, span_count,
+    llm_call_count, tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, total_tokens,
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls,
+    first_input, last_output, models, attributes
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+"""
+_TURN_UPSERT = """
+INSERT OR REPLACE INTO turns (
+    session_pk, conversation_id, turn_key, turn_number, trace_ids, start_ns, end_ns, span_count, llm_call_count,
+    tool_call_count, agent_run_count, input_tokens, output_tokens, total_cost_usd, cost_source, error,
+    error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+"""
+_USER_UPSERT = """
+INSERT INTO users (project_id, user_id, session_count, turn_count, trace_count, error_count, input_tokens,
+                   output_tokens, total_cost_usd, first_ns, last_ns)
+VALUES (?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (project_id, user_id) DO UPDATE SET
+    session_count = session_count + excluded.session_count,
+    turn_count = turn_count + excluded.turn_count,
+    trace_count = trace_count + excluded.trace_count,
+    error_count = error_count + excluded.error_count,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    total_cost_usd = CASE WHEN excluded.total_cost_usd IS NULL THEN total_cost_usd
+                          ELSE ifnull(total_cost_usd, 0) + excluded.total_cost_usd END,
+    first_ns = min(first_ns, excluded.first_ns),
+    last_ns = max(last_ns, excluded.last_ns)
+"""
+_IN_CHUNK = 500
+
+
+class SqliteIngest:
+    """Implements ``IngestTransaction`` on the writer's connection (inside an open transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection, pk_state: list[int], resource_ids: dict[bytes, int]) -> None:
+        self._conn = conn
+        self._pk_state = pk_state
+        self._resource_ids = resource_ids
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, int | None]:
+        homes: dict[bytes, int | None] = {}
+        for chunk in chunks(trace_ids, _IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT trace_id, session_pk FROM traces WHERE project_id = ? AND trace_id IN ({marks})",
+                (project_id, *chunk),
+            )
+            homes.update(rows)
+        return homes
+
+    def load_trace(self, project_id: int, trace_id: bytes) -> TraceAgg:
+        row = self._conn.execute(
+            _TRACE_SELECT + "WHERE project_id = ? AND trace_id = ?", (project_id, trace_id)
+        ).fetchone()
+        return codec.decode_trace(row[0], row[1:-1], row[-1])
+
+    def stored_span_ids(self, project_id: int, trace_id: bytes) -> set[bytes]:
+        rows = self._conn.execute(
+            "SELECT span_id FROM spans WHERE project_id = ? AND trace_id = ?", (project_id, trace_id)
+        )
+        return {r[0] for r in rows}
+
+    def load_session(self, project_id: int, session_id: str) -> LoadedSession | None:
+        row = self._conn.execute(
+            "SELECT pk FROM sessions WHERE project_id = ? AND session_id = ?", (project_id, session_id)
+        ).fetchone()
+        return None if row is None else LoadedSession(row[0], session_id, self._session_traces(row[0]))
+
+    def load_session_by_pk(self, pk: int) -> LoadedSession:
+        row = self._conn.execute("SELECT session_id FROM sessions WHERE pk = ?", (pk,)).fetchone()
+        return LoadedSession(pk, row[0], self._session_traces(pk))
+
+    def _session_traces(self, pk: int) -> list[TraceAgg]:
+        rows = self._conn.execute(_TRACE_SELECT + "WHERE session_pk = ?", (pk,))
+        return [codec.decode_trace(r[0], r[1:-1], r[-1]) for r in rows]
+
+    def new_session_pk(self) -> int:
+        self._pk_state[0] += 1
+        return self._pk_state[0]
+
+    def user_exists(self, project_id: int, user_id: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id)
+        ).fetchone()
+        return row is not None
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def insert_spans(self, project_id: int, items: Sequence[SpanItem]) -> None:
+        rows = []
+        resource_of: dict[int, int] = {}
+        for span, facts in items:
+            resource_id = resource_of.get(id(span.resource))
+            if resource_id is None:
+                resource_id = resource_of[id(span.resource)] = self._resource_id(span.resource)
+            rows.append(
+                (
+                    project_id,
+                    span.trace_id,
+                    span.span_id,
+                    span.parent_span_id,
+                    span.name,
+                    span.kind,
+                    facts.category,
+                    span.start_ns,
+                    span.end_ns,
+                    span.status_code,
+                    facts.cost_usd,
+                    facts.cost_source,
+                    resource_id,
+                    codec.encode_body(span),
+                )
+            )
+        self._conn.executemany(_SPAN_INSERT, rows)
+
+    def _resource_id(self, resource: Resource) -> int:
+        digest, encoded = codec.resource_digest(resource)
+        resource_id = self._resource_ids.get(digest)
+        if resource_id is None:
+            row = self._conn.execute("SELECT id FROM resources WHERE digest = ?", (digest,)).fetchone()
+            if row is None:
+                cursor = self._conn.execute(
+                    "INSERT INTO resources (digest, attributes) VALUES (?, ?)", (digest, encoded)
+                )
+                resource_id = int(cursor.lastrowid or 0)
+            else:
+                resource_id = row[0]
+            if len(self._resource_ids) > 10_000:
+                self._resource_ids.clear()
+            self._resource_ids[digest] = resource_id
+        return resource_id
+
+    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None]]) -> None:
+        self._conn.executemany(
+            _TRACE_UPSERT,
+            [(project_id, agg.trace_id, session_pk, *codec.encode_trace(agg)) for agg, session_pk in traces],
+        )
+
+    def save_session(
+        self,
+        project_id: int,
+        pk: int,
+        session_id: str,
+        rollup: SessionRollup,
+        changed_turns: Sequence[TurnRollup],
+        removed_turns: Sequence[TurnId],
+    ) -> None:
+        r = rollup
+        self._conn.execute(
+            _SESSION_UPSERT,
+            (
+                pk, project_id, session_id, r.user_id, r.first_ns, r.last_ns, r.duration_ns, r.turn_count,
+                r.trace_count, r.span_count, r.llm_call_count, r.tool_call_count, r.error_count,
+                r.errored_turn_count, r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens,
+                r.cache_write_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source, r.unpriced_calls,
+                r.first_input, r.last_output, orjson.dumps(r.models).decode(), orjson.dumps(r.attributes).decode(),
+            ),
+        )  # fmt: skip
+        if removed_turns:
+            self._conn.executemany(
+                "DELETE FROM turns WHERE session_pk = ? AND conversation_id = ? AND turn_key = ?",
+                [(pk, conversation, key) for conversation, key in removed_turns],
+            )
+        if changed_turns:
+            self._conn.executemany(_TURN_UPSERT, [_turn_row(pk, t) for t in changed_turns])
+        if r.models:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO session_models (model, session_pk) VALUES (?, ?)",
+                [(model, pk) for model in r.models],
+            )
+
+    def add_user(self, project_id: int, user_id: str, delta: UserDelta) -> None:
+        d = delta
+        self._conn.execute(
+            _USER_UPSERT,
+            (
+                project_id, user_id, d.session_count, d.turn_count, d.trace_count, d.error_count, d.input_tokens,
+                d.output_tokens, d.cost_usd, d.first_ns, d.last_ns,
+            ),
+        )  # fmt: skip
+        if d.session_count < 0:
+            self.refresh_user(project_id, user_id)
+
+    def refresh_user(self, project_id: int, user_id: str) -> bool:
+        """Recompute a user's extent from their sessions (after one left); drop them if none remain.
+
+        Returns True when the user no longer exists.
+        """
+        row = self._conn.execute(
+            "SELECT count(*), min(first_ns), max(last_ns) FROM sessions WHERE project_id = ? AND user_id = ?",
+            (project_id, user_id),
+        ).fetchone()
+        if row[0] == 0:
+            self._conn.execute("DELETE FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id))
+            self._conn.execute(
+                "UPDATE project_counters SET user_count = user_count - 1 WHERE project_id = ?", (project_id,)
+            )
+            return True
+        self._conn.execute(
+            "UPDATE users SET first_ns = ?, last_ns = ? WHERE project_id = ? AND user_id = ?",
+            (row[1], row[2], project_id, user_id),
+        )
+        return False
+
+    def add_counters(self, project_id: int, delta: CounterDelta) -> None:
+        d = delta
+        self._conn.execute(
+            "UPDATE project_counters SET span_count = span_count + ?, trace_count = trace_count + ?, "
+            "session_count = session_count + ?, orphan_trace_count = orphan_trace_count + ?, "
+            "user_count = user_count + ? WHERE project_id = ?",
+            (d.span_count, d.trace_count, d.session_count, d.orphan_trace_count, d.user_count, project_id),
+        )
+
+
+def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:
+    return (
+        session_pk, t.conversation_id, t.key, t.number, orjson.dumps([x.hex() for x in t.trace_ids]).decode(),
+        t.start_ns, t.end_ns, t.span_count, t.llm_call_count, t.tool_call_count, t.agent_run_count,
+        t.input_tokens, t.output_tokens, t.total_cost_usd, t.cost_source, int(t.error), t.error_message,
+        int(t.tool_error), t.input_trace_id, t.output_trace_id, t.context_tokens,
+        orjson.dumps(t.attributes, option=orjson.OPT_NON_STR_KEYS).decode(),
+    )  # fmt: skip

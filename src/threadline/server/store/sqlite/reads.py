@@ -1,0 +1,188 @@
+"""Read queries over the rolled-up tables. Every list is keyset-paginated on an index."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
+from threadline.server.store.sqlite import codec
+
+ORDER_EXPRESSIONS = {
+    "last_activity": "last_ns",
+    "first_activity": "first_ns",
+    "total_cost": "ifnull(total_cost_usd, -1.0)",
+    "total_tokens": "total_tokens",
+    "duration": "duration_ns",
+    "turn_count": "turn_count",
+    "error_count": "error_count",
+}
+SESSION_COLUMNS = (
+    "pk, session_id, user_id, first_ns, last_ns, duration_ns, turn_count, trace_count, span_count, "
+    "llm_call_count, tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, total_tokens, "
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls, "
+    "first_input, last_output, models, attributes"
+)
+
+
+def _session_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    record = {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+    record["models"] = orjson.loads(record["models"])
+    record["attributes"] = orjson.loads(record["attributes"])
+    return record
+
+
+def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], list[Any]]:
+    """WHERE clauses (and their parameters) for the session filters, without the keyset position."""
+    where = ["project_id = ?"]
+    params: list[Any] = [project_id]
+    if query.user_id is not None:
+        where.append("user_id = ?")
+        params.append(query.user_id)
+    if query.since_ns is not None:
+        where.append("last_ns >= ?")
+        params.append(query.since_ns)
+    if query.until_ns is not None:
+        where.append("first_ns <= ?")
+        params.append(query.until_ns)
+    if query.min_turns is not None:
+        where.append("turn_count >= ?")
+        params.append(query.min_turns)
+    if query.max_turns is not None:
+        where.append("turn_count <= ?")
+        params.append(query.max_turns)
+    if query.has_error is not None:
+        where.append("error_count > 0" if query.has_error else "error_count = 0")
+    if query.model is not None:
+        where.append("pk IN (SELECT session_pk FROM session_models WHERE model = ?)")
+        params.append(query.model)
+    if query.q:
+        pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(first_input LIKE ? ESCAPE '\\' OR last_output LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    return where, params
+
+
+def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery) -> Page:
+    expression = ORDER_EXPRESSIONS[query.ordering]
+    where, params = session_filters(project_id, query)
+    if query.after is not None:
+        where.append(f"({expression}, pk) {'<' if query.descending else '>'} (?, ?)")
+        params.extend(query.after)
+    direction = "DESC" if query.descending else "ASC"
+    sql = (
+        f"SELECT {SESSION_COLUMNS}, {expression} AS sort_value FROM sessions WHERE {' AND '.join(where)} "
+        f"ORDER BY {expression} {direction}, pk {direction} LIMIT ?"
+    )
+    cursor = conn.execute(sql, (*params, query.limit + 1))
+    rows = [_session_dict(cursor, row) for row in cursor.fetchall()]
+    next_after = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        next_after = (rows[-1]["sort_value"], rows[-1]["pk"])
+    for row in rows:
+        del row["sort_value"]
+    return Page(rows, next_after)
+
+
+def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> dict[str, Any] | None:
+    cursor = conn.execute(
+        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id = ?",
+        (project_id, session_id),
+    )
+    row = cursor.fetchone()
+    return None if row is None else _session_dict(cursor, row)
+
+
+def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> list[dict[str, Any]]:
+    cursor = conn.execute(
+        """
+        SELECT t.conversation_id, t.turn_key, t.turn_number, t.trace_ids, t.start_ns, t.end_ns, t.span_count,
+               t.llm_call_count, t.tool_call_count, t.agent_run_count, t.input_tokens, t.output_tokens,
+               t.total_cost_usd, t.cost_source, t.error, t.error_message, t.tool_error, t.context_tokens,
+               t.attributes, ti.input_text AS input, tout.output_text AS output
+        FROM turns t
+        LEFT JOIN traces ti ON ti.project_id = ? AND ti.trace_id = t.input_trace_id
+        LEFT JOIN traces tout ON tout.project_id = ? AND tout.trace_id = t.output_trace_id
+        WHERE t.session_pk = ?
+        ORDER BY t.start_ns, t.turn_number
+        """,
+        (project_id, project_id, session_pk),
+    )
+    names = [c[0] for c in cursor.description]
+    turns = []
+    for row in cursor.fetchall():
+        turn = dict(zip(names, row, strict=True))
+        turn["trace_ids"] = orjson.loads(turn["trace_ids"])
+        turn["attributes"] = orjson.loads(turn["attributes"])
+        turn["error"] = bool(turn["error"])
+        turn["tool_error"] = bool(turn["tool_error"])
+        turns.append(turn)
+    return turns
+
+
+def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> list[SpanRow]:
+    rows = conn.execute(
+        """
+        SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.body,
+               s.category, s.cost_usd, s.cost_source, r.attributes
+        FROM spans s JOIN resources r ON r.id = s.resource_id
+        WHERE s.project_id = ? AND s.trace_id = ?
+        ORDER BY s.start_ns
+        """,
+        (project_id, trace_id),
+    ).fetchall()
+    logs: dict[bytes, list[dict[str, Any]]] = {}
+    for span_id, time_ns, name, attributes in conn.execute(
+        "SELECT span_id, time_ns, name, attributes FROM span_log_events WHERE project_id = ? AND trace_id = ?",
+        (project_id, trace_id),
+    ):
+        logs.setdefault(span_id, []).append({"name": name, "time_ns": time_ns, "attributes": orjson.loads(attributes)})
+    resources: dict[bytes, dict[str, Any]] = {}
+    spans = []
+    for row in rows:
+        resource_json = row[12]
+        resource = resources.get(resource_json)
+        if resource is None:
+            resource = resources[resource_json] = orjson.loads(resource_json)
+        span = codec.rehydrate_span(row[:9], resource)
+        spans.append(SpanRow(span, row[9], row[10], row[11], logs.get(span.span_id, [])))
+    return spans
+
+
+def trace_session(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
+    """(trace is stored, its session id or None for an orphan trace)."""
+    row = conn.execute(
+        "SELECT s.session_id FROM traces t LEFT JOIN sessions s ON s.pk = t.session_pk "
+        "WHERE t.project_id = ? AND t.trace_id = ?",
+        (project_id, trace_id),
+    ).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def list_orphan_traces(
+    conn: sqlite3.Connection, project_id: int, limit: int, after: tuple[int, bytes] | None
+) -> list[dict[str, Any]]:
+    where = "project_id = ? AND session_pk IS NULL"
+    params: list[Any] = [project_id]
+    if after is not None:
+        where += " AND (start_ns, trace_id) < (?, ?)"
+        params.extend(after)
+    cursor = conn.execute(
+        f"SELECT trace_id, root_name, start_ns, end_ns, span_count FROM traces WHERE {where} "
+        "ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
+        (*params, limit),
+    )
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def stats(conn: sqlite3.Connection, project_id: int) -> Stats:
+    row = conn.execute(
+        "SELECT span_count, trace_count, session_count, orphan_trace_count, user_count "
+        "FROM project_counters WHERE project_id = ?",
+        (project_id,),
+    ).fetchone()
+    return Stats(*(row or (0, 0, 0, 0, 0)))

@@ -1,0 +1,97 @@
+"""The embedded backend: one SQLite file, one writer connection, a read-only connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
+from threadline.server.store.sqlite import db, reads
+from threadline.server.store.sqlite.ingest import SqliteIngest
+
+
+class SqliteStore:
+    """Implements ``Store``. ``read_only=True`` opens an existing file without writing to it."""
+
+    def __init__(self, data_dir: Path, *, read_only: bool = False) -> None:
+        self.path = db.database_path(data_dir)
+        self.read_only = read_only
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._pk_state = [0]
+        self._resource_ids: dict[bytes, int] = {}
+        if read_only:
+            conn = self._reader()
+            version = db.schema_version(conn)
+            if version != len(db.migrations()):
+                raise RuntimeError(f"{self.path} is at schema version {version}; start the server once to migrate it")
+        else:
+            self._writer = db.connect_writer(self.path)
+            db.migrate(self._writer)
+            self._load_pk_state()
+
+    def _load_pk_state(self) -> None:
+        assert self._writer is not None
+        self._pk_state[0] = int(self._writer.execute("SELECT ifnull(max(pk), 0) FROM sessions").fetchone()[0])
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteIngest]:
+        """One write transaction; commits on success, rolls back (and resyncs) on error."""
+        conn = self._writer
+        if conn is None:
+            raise RuntimeError("this store was opened read-only")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield SqliteIngest(conn, self._pk_state, self._resource_ids)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._resource_ids.clear()
+            self._load_pk_state()
+            raise
+        conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = db.connect_reader(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def list_sessions(self, project_id: int, query: SessionQuery) -> Page:
+        return reads.list_sessions(self._reader(), project_id, query)
+
+    def get_session(self, project_id: int, session_id: str) -> dict[str, Any] | None:
+        return reads.get_session(self._reader(), project_id, session_id)
+
+    def get_turns(self, project_id: int, session_pk: int) -> list[dict[str, Any]]:
+        return reads.get_turns(self._reader(), project_id, session_pk)
+
+    def get_trace_spans(self, project_id: int, trace_id: bytes) -> list[SpanRow]:
+        return reads.get_trace_spans(self._reader(), project_id, trace_id)
+
+    def trace_session(self, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
+        return reads.trace_session(self._reader(), project_id, trace_id)
+
+    def list_orphan_traces(self, project_id: int, limit: int, after: tuple[int, bytes] | None) -> list[dict[str, Any]]:
+        return reads.list_orphan_traces(self._reader(), project_id, limit, after)
+
+    def stats(self, project_id: int) -> Stats:
+        return reads.stats(self._reader(), project_id)
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        if self._writer is not None:
+            self._writer.execute("PRAGMA optimize")
+            self._writer.close()
+            self._writer = None

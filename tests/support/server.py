@@ -1,0 +1,71 @@
+"""A real Threadline server on a loopback port, run in a thread of the test process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from threadline.server.api.deps import Clock, Runtime
+from threadline.server.app import create_app
+from threadline.server.settings import Settings
+
+
+class ManualClock:
+    """A clock the test moves by hand (nanoseconds since the epoch)."""
+
+    def __init__(self, start_ns: int = 1_800_000_000 * 10**9) -> None:
+        self.now_ns = start_ns
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+    def advance(self, seconds: float) -> None:
+        self.now_ns += int(seconds * 1e9)
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    server: uvicorn.Server
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.server.config.app.state.runtime  # type: ignore[attr-defined]
+        return runtime
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0)
+
+
+@contextmanager
+def run_server(data_dir: Path, *, clock: Clock | None = None, **overrides: object) -> Iterator[RunningServer]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
+    app = create_app(settings, clock=clock)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", settings, server)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
