@@ -15,6 +15,9 @@ from threadline.server.ingest import text
 from threadline.server.ingest.records import Category, RawSpan, SpanFacts, StatusCode
 
 _SCRUBBED_PREFIX = "[Scrubbed due to "
+SESSION_EVENT = "session_event"
+"""``threadline.span.kind`` of a root span that records something about a session (its end, feedback,
+a journey stage) without being a turn."""
 _SEED_PREFIXES = (
     "session.",
     "user.tier",
@@ -52,7 +55,7 @@ _GENAI_OPERATIONS: dict[str, Category] = {
 _TRACELOOP_KINDS: dict[str, Category] = {"agent": "agent", "tool": "tool"}
 _LLM_REQUEST_TYPES: dict[str, Category] = {"chat": "llm", "completion": "llm"}
 _THREADLINE_KINDS: dict[str, Category] = {
-    "turn": "agent",
+    "turn": "other",
     "agent": "agent",
     "llm": "llm",
     "tool": "tool",
@@ -106,6 +109,7 @@ def normalize(span: RawSpan) -> SpanFacts:
     facts.input_text = input_text(span)
     facts.output_text = output_text(span)
     facts.is_log = attrs.get("logfire.span_type") == "log"
+    facts.is_event = attrs.get(sc.THREADLINE_SPAN_KIND) == SESSION_EVENT
     facts.seed = {k: v for k, v in attrs.items() if k.startswith(_SEED_PREFIXES)}
     return facts
 

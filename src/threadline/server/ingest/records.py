@@ -105,5 +105,8 @@ class SpanFacts:
     error_message: str | None = None
     tool_name: str | None = None
     is_log: bool = False
+    """A log-type span (Logfire): its usage counts, but it is not an LLM call of its own."""
+    is_event: bool = False
+    """A session event (``threadline.span.kind = session_event``): attributes, but not a turn."""
     seed: Attributes = field(default_factory=dict)
     """Seed-vocabulary attributes present on the span (session.*, turn.*, context.*, journey.*, ...)."""

@@ -8,7 +8,7 @@ arrival order: a late span changes one trace aggregate, and its turn and session
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ class TraceAgg:
     end_ns: int = 0
     span_count: int = 0
     has_root: bool = False
+    is_event: bool = False
     root_name: str | None = None
     user_id: str | None = None
     conversation_id: str | None = None
@@ -72,6 +73,7 @@ class TraceAgg:
         if is_root:
             self.has_root = True
             self.root_name = span.name
+            self.is_event = facts.is_event
         self._add_identity(facts, is_root)
         self._add_usage(span, facts)
         self._add_error(span, facts)
@@ -229,8 +231,13 @@ def cost_source(given: int, computed: int) -> str | None:
     return "computed" if computed else None
 
 
-def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg]) -> TurnRollup:
-    """One turn from the traces that make it up (numbered later, by ``SessionState``)."""
+def fold_turn(
+    conversation_id: str, key: str, traces: list[TraceAgg], events: Sequence[TraceAgg] = ()
+) -> TurnRollup:
+    """One turn from the traces that make it up, plus the attributes of session events naming it.
+
+    Numbered later, by ``SessionState``.
+    """
     ordered = sorted(traces, key=lambda t: (t.start_ns, t.trace_id))
     best_in = min(ordered, key=lambda t: t.input_rank)
     best_out = min(ordered, key=lambda t: t.output_rank)
@@ -240,6 +247,8 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg]) -> TurnRol
     for trace in ordered:
         seed.update(trace.seed)
         models.extend(m for m in trace.models if m not in models)
+    for event in sorted(events, key=lambda t: t.start_ns):
+        seed.update(event.seed)
     last_llm = max(ordered, key=lambda t: t.last_llm_end_ns)
     context = as_int(seed.get(sc.CONVERSATION_CONTEXT_TOKENS))
     if context is None:
@@ -317,24 +326,27 @@ class SessionRollup:
         return max(self.last_ns - self.first_ns, 0)
 
 
-def fold_session(turns: list[TurnRollup]) -> SessionRollup:
-    """One session from its turns (ordered by start time)."""
+def fold_session(turns: list[TurnRollup], events: Sequence[TraceAgg]) -> SessionRollup:
+    """One session from its turns (ordered by start time) and its session events."""
     models: list[str] = []
     attributes: dict[str, Any] = {}
     for turn in turns:
         models.extend(m for m in turn.models if m not in models)
         attributes.update({k: v for k, v in turn.attributes.items() if k.startswith(_SESSION_SEED)})
+    for event in sorted(events, key=lambda t: t.start_ns):
+        attributes.update({k: v for k, v in event.seed.items() if k.startswith(_SESSION_SEED)})
     given = sum(t.priced_given for t in turns)
     computed = sum(t.priced_computed for t in turns)
     first_turn = min(turns, key=lambda t: (t.number, t.start_ns))
     last_turn = turns[-1]
+    user_ids = [t.user_id for t in turns] + [e.user_id for e in events]
     return SessionRollup(
-        user_id=next((t.user_id for t in turns if t.user_id), None),
-        first_ns=min(t.start_ns for t in turns),
-        last_ns=max(t.end_ns for t in turns),
+        user_id=next((u for u in user_ids if u), None),
+        first_ns=min([t.start_ns for t in turns] + [e.start_ns for e in events]),
+        last_ns=max([t.end_ns for t in turns] + [e.end_ns for e in events]),
         turn_count=len(turns),
-        trace_count=sum(len(t.trace_ids) for t in turns),
-        span_count=sum(t.span_count for t in turns),
+        trace_count=sum(len(t.trace_ids) for t in turns) + len(events),
+        span_count=sum(t.span_count for t in turns) + sum(e.span_count for e in events),
         llm_call_count=sum(t.llm_call_count for t in turns),
         tool_call_count=sum(t.tool_call_count for t in turns),
         error_count=sum(t.error_span_count for t in turns),
@@ -401,19 +413,23 @@ class SessionState:
         removed: list[TurnId] = []
         touched_conversations: set[str] = set()
         for turn_id in self._dirty:
-            members = self._members.get(turn_id)
+            members = list(self._members.get(turn_id, {}).values())
             touched_conversations.add(turn_id[0])
-            if not members:
-                self._members.pop(turn_id, None)
+            traces = [t for t in members if not t.is_event]
+            if not traces:  # no trace left, or only session events: not a turn
+                if not members:
+                    self._members.pop(turn_id, None)
                 if self.turns.pop(turn_id, None) is not None:
                     removed.append(turn_id)
                 continue
-            self.turns[turn_id] = fold_turn(turn_id[0], turn_id[1], list(members.values()))
+            events = [t for t in members if t.is_event]
+            self.turns[turn_id] = fold_turn(turn_id[0], turn_id[1], traces, events)
         changed = set(self._dirty) - set(removed)
         self._dirty.clear()
         changed |= self._renumber(touched_conversations)
         ordered = sorted(self.turns.values(), key=lambda t: (t.start_ns, t.number))
-        self.rollup = fold_session(ordered) if ordered else None
+        events = [t for t in self.traces.values() if t.is_event]
+        self.rollup = fold_session(ordered, events) if ordered else None
         return [self.turns[t] for t in changed if t in self.turns], removed
 
     def _renumber(self, conversations: set[str]) -> set[TurnId]:
