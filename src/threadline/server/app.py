@@ -23,12 +23,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, store: Store |
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = store or SqliteStore(settings.data_dir)
+        preparer = Preparer()
         writer = Writer(
             backend,
+            preparer.prepare,
             max_pending_spans=settings.max_pending_spans,
             max_batch_spans=settings.max_batch_spans,
         )
-        runtime = Runtime(settings, backend, writer, Preparer())
+        runtime = Runtime(settings, backend, writer, preparer)
         if clock is not None:
             runtime.clock = clock
         app.state.runtime = runtime

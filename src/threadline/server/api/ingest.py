@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from threadline.server.api.deps import DEFAULT_PROJECT, runtime
 from threadline.server.errors import ApiError
-from threadline.server.ingest import decode, otlp
+from threadline.server.ingest import decode, logs, otlp
 
 router = APIRouter(tags=["ingest"])
 _OTLP_BODY = {
@@ -23,7 +25,7 @@ _OTLP_BODY = {
 
 async def _export_traces(request: Request) -> Response:
     rt = runtime(request)
-    is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == otlp.JSON
+    is_json = otlp.answers_in_json(request)
     try:
         body = await otlp.read_request(request, rt.settings.max_body_bytes)
         batch = decode.decode_json(body.body) if body.is_json else decode.decode_protobuf(body.body)
@@ -49,9 +51,25 @@ async def export_traces_langfuse(request: Request) -> Response:
     return await _export_traces(request)
 
 
+@router.post("/v1/logs", summary="OTLP/HTTP logs: GenAI events are attached to their spans")
+async def export_logs(request: Request) -> Response:
+    rt = runtime(request)
+    is_json = otlp.answers_in_json(request)
+    try:
+        body = await otlp.read_request(request, rt.settings.max_body_bytes)
+        events = logs.decode_logs_json(body.body) if body.is_json else logs.decode_logs_protobuf(body.body)
+        if events:
+            await asyncio.wrap_future(
+                rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, DEFAULT_PROJECT, events))
+            )
+    except ApiError as error:
+        return otlp.error_response(error, is_json)
+    return otlp.empty_response(body.is_json, "logs")
+
+
 @router.post("/v1/metrics", summary="OTLP/HTTP metrics (accepted and discarded)")
 async def export_metrics(request: Request) -> Response:
-    is_json = request.headers.get("content-type", "").split(";")[0].strip().lower() == otlp.JSON
+    is_json = otlp.answers_in_json(request)
     try:
         await otlp.read_request(request, runtime(request).settings.max_body_bytes)
     except ApiError as error:

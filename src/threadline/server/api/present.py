@@ -120,7 +120,6 @@ def span_tree(rows: list[SpanRow]) -> list[dict[str, Any]]:
 def span(row: SpanRow) -> dict[str, Any]:
     raw = row.span
     events = [{"name": e.name, "time": iso(e.time_ns), "attributes": e.attributes} for e in raw.events]
-    events.extend({"name": e["name"], "time": iso(e["time_ns"]), "attributes": e["attributes"]} for e in row.log_events)
     facts = normalize(raw)
     return {
         "span_id": raw.span_id.hex(),

@@ -127,17 +127,17 @@ def decode_json(body: bytes) -> DecodedBatch:
             code="undecodable_body",
         )
     batch = DecodedBatch(spans=[])
-    for resource_spans in _list(doc, "resourceSpans", "resource_spans"):
+    for resource_spans in json_list(doc, "resourceSpans", "resource_spans"):
         resource_doc = _field(resource_spans, "resource") or {}
-        resource = Resource(_json_attributes(_list(resource_doc, "attributes")))
-        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
+        resource = Resource(json_attributes(json_list(resource_doc, "attributes")))
+        for scope_spans in json_list(resource_spans, "scopeSpans", "scope_spans"):
             scope_doc = _field(scope_spans, "scope") or {}
             scope = Scope(
                 str(scope_doc.get("name") or ""),
                 str(scope_doc.get("version") or ""),
-                _json_attributes(_list(scope_doc, "attributes")),
+                json_attributes(json_list(scope_doc, "attributes")),
             )
-            for span_doc in _list(scope_spans, "spans"):
+            for span_doc in json_list(scope_spans, "spans"):
                 try:
                     batch.spans.append(_json_span(span_doc, resource, scope))
                 except _Malformed as exc:
@@ -148,10 +148,10 @@ def decode_json(body: bytes) -> DecodedBatch:
 def _json_span(doc: Any, resource: Resource, scope: Scope) -> RawSpan:
     if not isinstance(doc, dict):
         raise _Malformed("span that is not a JSON object")
-    trace_id = _json_id(_field(doc, "traceId", "trace_id"), 16)
-    span_id = _json_id(_field(doc, "spanId", "span_id"), 8)
+    trace_id = json_id(_field(doc, "traceId", "trace_id"), 16)
+    span_id = json_id(_field(doc, "spanId", "span_id"), 8)
     parent_raw = _field(doc, "parentSpanId", "parent_span_id")
-    parent = _json_id(parent_raw, 8) if parent_raw else b""
+    parent = json_id(parent_raw, 8) if parent_raw else b""
     problem = _id_problem(trace_id, span_id, parent)
     if problem:
         raise _Malformed(problem)
@@ -166,14 +166,14 @@ def _json_span(doc: Any, resource: Resource, scope: Scope) -> RawSpan:
         end_ns=_json_int(_field(doc, "endTimeUnixNano", "end_time_unix_nano")),
         status_code=_json_enum(status.get("code"), _STATUS_CODES) if isinstance(status, dict) else 0,
         status_message=str(status.get("message") or "") if isinstance(status, dict) else "",
-        attributes=_json_attributes(_list(doc, "attributes")),
+        attributes=json_attributes(json_list(doc, "attributes")),
         events=[
             SpanEvent(
                 str(e.get("name") or ""),
                 _json_int(_field(e, "timeUnixNano", "time_unix_nano")),
-                _json_attributes(_list(e, "attributes")),
+                json_attributes(json_list(e, "attributes")),
             )
-            for e in _list(doc, "events")
+            for e in json_list(doc, "events")
             if isinstance(e, dict)
         ],
         resource=resource,
@@ -183,7 +183,7 @@ def _json_span(doc: Any, resource: Resource, scope: Scope) -> RawSpan:
                 "trace_id": str(_field(link, "traceId", "trace_id")),
                 "span_id": str(_field(link, "spanId", "span_id")),
             }
-            for link in _list(doc, "links")
+            for link in json_list(doc, "links")
             if isinstance(link, dict)
         ],
     )
@@ -209,12 +209,12 @@ def _field(doc: Any, camel: str, snake: str | None = None) -> Any:
     return value
 
 
-def _list(doc: Any, camel: str, snake: str | None = None) -> list[Any]:
+def json_list(doc: Any, camel: str, snake: str | None = None) -> list[Any]:
     value = _field(doc, camel, snake)
     return value if isinstance(value, list) else []
 
 
-def _json_id(value: Any, size: int) -> bytes:
+def json_id(value: Any, size: int) -> bytes:
     """Hex per the OTLP/JSON spec; base64 accepted from encoders that ignore that rule."""
     if not isinstance(value, str) or not value:
         return b""
@@ -255,15 +255,15 @@ def _json_enum(value: Any, names: Mapping[str, int]) -> int:
     return 0
 
 
-def _json_attributes(kvs: list[Any]) -> Attributes:
+def json_attributes(kvs: list[Any]) -> Attributes:
     out: Attributes = {}
     for kv in kvs:
         if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-            out[kv["key"]] = _json_any_value(kv.get("value"))
+            out[kv["key"]] = json_any_value(kv.get("value"))
     return out
 
 
-def _json_any_value(value: Any) -> Any:
+def json_any_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return None
     if "stringValue" in value:
@@ -283,9 +283,9 @@ def _json_any_value(value: Any) -> Any:
     if "boolValue" in value:
         return bool(value["boolValue"])
     if "arrayValue" in value:
-        return [_json_any_value(v) for v in _list(value["arrayValue"], "values")]
+        return [json_any_value(v) for v in json_list(value["arrayValue"], "values")]
     if "kvlistValue" in value:
-        return _json_attributes(_list(value["kvlistValue"], "values"))
+        return json_attributes(json_list(value["kvlistValue"], "values"))
     if "bytesValue" in value:
         return value["bytesValue"]
     return None

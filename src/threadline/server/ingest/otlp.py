@@ -44,6 +44,12 @@ class OtlpRequest:
     is_json: bool
 
 
+def answers_in_json(request: Request) -> bool:
+    """Errors go back as protobuf ``Status`` only to protobuf requests; anything else gets JSON."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type not in _PROTOBUF_ALIASES
+
+
 def content_kind(request: Request) -> bool:
     """True for JSON, False for protobuf; 415 for anything else."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -231,9 +231,7 @@ def cost_source(given: int, computed: int) -> str | None:
     return "computed" if computed else None
 
 
-def fold_turn(
-    conversation_id: str, key: str, traces: list[TraceAgg], events: Sequence[TraceAgg] = ()
-) -> TurnRollup:
+def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Sequence[TraceAgg] = ()) -> TurnRollup:
     """One turn from the traces that make it up, plus the attributes of session events naming it.
 
     Numbered later, by ``SessionState``.

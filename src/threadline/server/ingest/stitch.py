@@ -12,10 +12,12 @@ the caches mirror what the current transaction wrote, and are dropped if a trans
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.records import RawSpan, SpanEvent
 from threadline.server.ingest.rollup import SessionRollup, SessionState, TraceAgg
 from threadline.server.store.base import CounterDelta, IngestTransaction, SpanItem, UserDelta
 
@@ -63,8 +65,14 @@ _ORPHAN = -1
 """Cache marker for a stored trace that has no session."""
 
 
+Prepare = Callable[[Sequence[RawSpan]], list[SpanItem]]
+"""Normalize and price decoded spans (``Preparer.prepare``)."""
+
+
 class Stitcher:
-    def __init__(self, session_cache: int = 4096, trace_cache: int = 100_000) -> None:
+    def __init__(self, prepare: Prepare, session_cache: int = 4096, trace_cache: int = 100_000) -> None:
+        self._prepare = prepare
+        self._logs_stored: dict[int, bool] = {}
         self._sessions: LruCache[tuple[int, str], SessionState] = LruCache(session_cache)
         self._session_ids: dict[int, tuple[int, str]] = {}
         self._homes: LruCache[tuple[int, bytes], int] = LruCache(trace_cache)
@@ -72,6 +80,7 @@ class Stitcher:
 
     def reset(self) -> None:
         """Forget everything cached (after a failed transaction)."""
+        self._logs_stored.clear()
         self._sessions.clear()
         self._session_ids.clear()
         self._homes.clear()
@@ -95,6 +104,9 @@ class Stitcher:
         for item in items:
             by_trace.setdefault(item[0].trace_id, []).append(item)
         homes = self._homes_of(txn, project_id, list(by_trace))
+        if self._has_logs(txn, project_id):
+            for trace_id in txn.log_event_traces(project_id, list(by_trace)):
+                by_trace[trace_id] = self._with_log_events(txn, project_id, trace_id, by_trace[trace_id])
         changes = ChangeSet()
         counters = CounterDelta()
         fresh: list[SpanItem] = []
@@ -142,6 +154,57 @@ class Stitcher:
             changes.sessions.add(state.session_id)
         txn.add_counters(project_id, counters)
         return changes
+
+    def attach_log_events(self, txn: IngestTransaction, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
+        """Store GenAI log events; traces already stored are folded again with them."""
+        txn.store_log_events(project_id, events)
+        self._logs_stored[project_id] = True
+        changes = ChangeSet()
+        trace_ids = list(dict.fromkeys(e.trace_id for e in events))
+        homes = self._homes_of(txn, project_id, trace_ids)
+        counters = CounterDelta()
+        for trace_id in trace_ids:
+            home = homes.get(trace_id)
+            if home is None:
+                continue  # its spans will pick the events up when they arrive
+            spans = txn.stored_spans(project_id, trace_id)
+            items = self._with_log_events(txn, project_id, trace_id, [(s, None) for s in spans])
+            agg = TraceAgg(trace_id)
+            for span, facts in items:
+                agg.add(span, facts)
+            if home == _ORPHAN:
+                txn.save_traces(project_id, [(agg, None)])
+                continue
+            state = self._session_by_pk(txn, project_id, home)
+            before = state.rollup
+            state.update(agg)
+            txn.save_traces(project_id, [(agg, state.pk)])
+            self._save_session(txn, project_id, state, before, counters)
+            changes.sessions.add(state.session_id)
+        txn.add_counters(project_id, counters)
+        return changes
+
+    def _has_logs(self, txn: IngestTransaction, project_id: int) -> bool:
+        known = self._logs_stored.get(project_id)
+        if known is None:
+            known = self._logs_stored[project_id] = txn.has_log_events(project_id)
+        return known
+
+    def _with_log_events(
+        self, txn: IngestTransaction, project_id: int, trace_id: bytes, group: Sequence[tuple[RawSpan, object]]
+    ) -> list[SpanItem]:
+        """The group's spans with their log events added as span events, normalized again."""
+        by_span: dict[bytes, list[SpanEvent]] = {}
+        for event in txn.log_events(project_id, trace_id):
+            by_span.setdefault(event.span_id, []).append(SpanEvent(event.name, event.time_ns, event.attributes))
+        spans = []
+        for span, _ in group:
+            extra = by_span.get(span.span_id)
+            if extra:
+                known = {(e.name, e.time_ns) for e in span.events}
+                span.events = span.events + [e for e in extra if (e.name, e.time_ns) not in known]
+            spans.append(span)
+        return self._prepare(spans)
 
     # --- lookups (cache first) -------------------------------------------------------------------
 

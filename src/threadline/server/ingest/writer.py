@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from threadline.server.errors import Overloaded
-from threadline.server.ingest.stitch import ChangeSet, Stitcher
+from threadline.server.ingest.stitch import ChangeSet, Prepare, Stitcher
 from threadline.server.store.base import IngestTransaction, SpanItem, Store
 
 log = logging.getLogger("threadline.writer")
@@ -43,13 +43,14 @@ class Writer:
     def __init__(
         self,
         store: Store,
+        prepare: Prepare,
         *,
         max_pending_spans: int = 50_000,
         max_batch_spans: int = 20_000,
         on_commit: Callable[[list[ChangeSet]], None] | None = None,
     ) -> None:
         self._store = store
-        self._stitcher = Stitcher()
+        self._stitcher = Stitcher(prepare)
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._max_pending = max_pending_spans
         self._max_batch = max_batch_spans

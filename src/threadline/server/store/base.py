@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, SpanFacts
 from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
 
@@ -88,6 +89,22 @@ class IngestTransaction(Protocol):
 
     def add_counters(self, project_id: int, delta: CounterDelta) -> None: ...
 
+    def store_log_events(self, project_id: int, events: Sequence[LogEvent]) -> None:
+        """Keep GenAI log events (duplicates ignored), whether or not their span has arrived."""
+        ...
+
+    def has_log_events(self, project_id: int) -> bool: ...
+
+    def log_event_traces(self, project_id: int, trace_ids: Sequence[bytes]) -> set[bytes]:
+        """Which of these traces have log events stored."""
+        ...
+
+    def log_events(self, project_id: int, trace_id: bytes) -> list[LogEvent]: ...
+
+    def stored_spans(self, project_id: int, trace_id: bytes) -> list[RawSpan]:
+        """Every stored span of a trace, as decoded (to fold a trace again from scratch)."""
+        ...
+
 
 Ordering = Literal[
     "last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count"
@@ -145,7 +162,6 @@ class SpanRow:
     category: str
     cost_usd: float | None
     cost_source: str | None
-    log_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Store(Protocol):

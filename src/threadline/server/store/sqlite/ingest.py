@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import orjson
 
-from threadline.server.ingest.records import Resource
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.records import RawSpan, Resource
 from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
 from threadline.server.store.base import CounterDelta, LoadedSession, SpanItem, UserDelta, chunks
 from threadline.server.store.sqlite import codec
@@ -54,6 +55,7 @@ ON CONFLICT (project_id, user_id) DO UPDATE SET
     last_ns = max(last_ns, excluded.last_ns)
 """
 _IN_CHUNK = 500
+_NON_STR = orjson.OPT_NON_STR_KEYS
 
 
 class SqliteIngest:
@@ -230,6 +232,48 @@ class SqliteIngest:
             (row[1], row[2], project_id, user_id),
         )
         return False
+
+    def store_log_events(self, project_id: int, events: Sequence[LogEvent]) -> None:
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO span_log_events (project_id, trace_id, span_id, time_ns, name, attributes) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (project_id, e.trace_id, e.span_id, e.time_ns, e.name, orjson.dumps(e.attributes, option=_NON_STR))
+                for e in events
+            ],
+        )
+
+    def has_log_events(self, project_id: int) -> bool:
+        row = self._conn.execute("SELECT 1 FROM span_log_events WHERE project_id = ? LIMIT 1", (project_id,))
+        return row.fetchone() is not None
+
+    def log_event_traces(self, project_id: int, trace_ids: Sequence[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for chunk in chunks(trace_ids, _IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT DISTINCT trace_id FROM span_log_events WHERE project_id = ? AND trace_id IN ({marks})",
+                (project_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def log_events(self, project_id: int, trace_id: bytes) -> list[LogEvent]:
+        rows = self._conn.execute(
+            "SELECT span_id, time_ns, name, attributes FROM span_log_events WHERE project_id = ? AND trace_id = ? "
+            "ORDER BY time_ns",
+            (project_id, trace_id),
+        )
+        return [LogEvent(trace_id, r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+    def stored_spans(self, project_id: int, trace_id: bytes) -> list[RawSpan]:
+        rows = self._conn.execute(
+            "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, "
+            "s.body, r.attributes FROM spans s JOIN resources r ON r.id = s.resource_id "
+            "WHERE s.project_id = ? AND s.trace_id = ?",
+            (project_id, trace_id),
+        )
+        return [codec.rehydrate_span(row[:9], orjson.loads(row[9])) for row in rows]
 
     def add_counters(self, project_id: int, delta: CounterDelta) -> None:
         d = delta

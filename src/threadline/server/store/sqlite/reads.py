@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from threadline.server.ingest.records import SpanEvent
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
 from threadline.server.store.sqlite import codec
 
@@ -134,12 +135,13 @@ def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) 
         """,
         (project_id, trace_id),
     ).fetchall()
-    logs: dict[bytes, list[dict[str, Any]]] = {}
+    logs: dict[bytes, list[SpanEvent]] = {}
     for span_id, time_ns, name, attributes in conn.execute(
-        "SELECT span_id, time_ns, name, attributes FROM span_log_events WHERE project_id = ? AND trace_id = ?",
+        "SELECT span_id, time_ns, name, attributes FROM span_log_events WHERE project_id = ? AND trace_id = ? "
+        "ORDER BY time_ns",
         (project_id, trace_id),
     ):
-        logs.setdefault(span_id, []).append({"name": name, "time_ns": time_ns, "attributes": orjson.loads(attributes)})
+        logs.setdefault(span_id, []).append(SpanEvent(name, time_ns, orjson.loads(attributes)))
     resources: dict[bytes, dict[str, Any]] = {}
     spans = []
     for row in rows:
@@ -148,7 +150,11 @@ def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) 
         if resource is None:
             resource = resources[resource_json] = orjson.loads(resource_json)
         span = codec.rehydrate_span(row[:9], resource)
-        spans.append(SpanRow(span, row[9], row[10], row[11], logs.get(span.span_id, [])))
+        extra = logs.get(span.span_id)
+        if extra:
+            known = {(e.name, e.time_ns) for e in span.events}
+            span.events.extend(e for e in extra if (e.name, e.time_ns) not in known)
+        spans.append(SpanRow(span, row[9], row[10], row[11]))
     return spans
 
 

@@ -162,4 +162,4 @@ CREATE TABLE span_log_events (
     name        TEXT NOT NULL,
     attributes  BLOB NOT NULL
 );
-CREATE INDEX span_log_events_by_span ON span_log_events (project_id, trace_id, span_id);
+CREATE UNIQUE INDEX span_log_events_by_span ON span_log_events (project_id, trace_id, span_id, time_ns, name);
