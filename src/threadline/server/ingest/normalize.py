@@ -88,6 +88,25 @@ _PROVIDER_ALIASES = {
     "together_ai": "together",
     "fireworks_ai": "fireworks",
 }
+_PROVIDER_HOSTS: tuple[tuple[str, str], ...] = (
+    (".openai.azure.com", "azure"),
+    (".azure.com", "azure"),
+    ("api.openai.com", "openai"),
+    ("api.anthropic.com", "anthropic"),
+    (".googleapis.com", "google"),
+    (".amazonaws.com", "aws"),
+    ("api.mistral.ai", "mistral"),
+    ("api.groq.com", "groq"),
+    ("api.x.ai", "x-ai"),
+    ("api.deepseek.com", "deepseek"),
+    ("openrouter.ai", "openrouter"),
+    ("api.together.xyz", "together"),
+    ("api.fireworks.ai", "fireworks"),
+    ("api.cohere.com", "cohere"),
+    ("api.cohere.ai", "cohere"),
+    ("api.perplexity.ai", "perplexity"),
+)
+"""``server.address`` suffixes of well-known provider endpoints (SEMCONV: provider "else inferred")."""
 
 
 def normalize(span: RawSpan) -> SpanFacts:
@@ -95,7 +114,11 @@ def normalize(span: RawSpan) -> SpanFacts:
     attrs = span.attributes
     facts = SpanFacts(category=category(attrs, span.name))
     facts.session_id = _session_id(span)
-    facts.user_id = first_id(attrs, sc.USER_ID_KEYS) or first_id(span.resource.attributes, sc.USER_ID_KEYS)
+    facts.user_id = (
+        first_id(attrs, sc.USER_ID_KEYS)
+        or first_id(span.scope.attributes, sc.USER_ID_KEYS)
+        or first_id(span.resource.attributes, sc.USER_ID_KEYS)
+    )
     facts.conversation_id = _conversation_id(attrs)
     facts.turn_number = _first_int(attrs, sc.TURN_NUMBER_KEYS)
     facts.request_model = first_str(attrs, sc.REQUEST_MODEL_KEYS)
@@ -238,9 +261,19 @@ def category(attrs: Mapping[str, Any], name: str) -> Category:
 
 
 def provider(attrs: Mapping[str, Any]) -> str | None:
-    """The provider, with well-known aliases mapped to the ids the price data uses."""
+    """The provider, with well-known aliases mapped to the ids the price data uses.
+
+    Without a provider key, a well-known ``server.address`` names it (the model name is tried later,
+    by the price data).
+    """
     raw = first_str(attrs, sc.PROVIDER_KEYS)
     if raw is None:
+        host = attrs.get("server.address")
+        if isinstance(host, str) and host:
+            host = host.lower()
+            for suffix, found in _PROVIDER_HOSTS:
+                if host.endswith(suffix):
+                    return found
         return None
     lowered = raw.strip().lower()
     return _PROVIDER_ALIASES.get(lowered, lowered)
@@ -401,7 +434,8 @@ def _event_text(span: RawSpan, *, input_side: bool) -> str | None:
         elif not input_side and name == "gen_ai.choice":
             message = attrs.get("message")
             parsed = text.parse_json(message) if isinstance(message, str) else message
-            found = text.message_content(parsed) if parsed is not None else _event_content(attrs) or found
+            answer = text.message_content(parsed) if parsed is not None else _event_content(attrs)
+            found = answer or found
         elif not input_side and name == "gen_ai.content.completion":
             found = text.as_text(attrs.get("gen_ai.completion")) or found
     return found
