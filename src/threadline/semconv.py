@@ -81,6 +81,23 @@ DROPOFF_TIME_SINCE_LAST_TURN_MS: Final = "dropoff.time_since_last_turn_ms"
 THREADLINE_COST_USD: Final = "threadline.cost.usd"
 THREADLINE_SPAN_KIND: Final = "threadline.span.kind"
 """Category the SDK assigns to its spans: ``turn``, ``agent``, ``llm``, ``tool``, ``session_event``."""
+SPAN_KIND_TURN: Final = "turn"
+SPAN_KIND_AGENT: Final = "agent"
+SPAN_KIND_LLM: Final = "llm"
+SPAN_KIND_TOOL: Final = "tool"
+SPAN_KIND_SPAN: Final = "span"
+"""A plain step (``@observe(kind="span")``): the server files it under ``other``."""
+SESSION_EVENT: Final = "session_event"
+"""A root span that records something about a session (its end, feedback after a turn, a journey stage
+outside a turn) without being a turn."""
+THREADLINE_TURN_TIMED_OUT: Final = "threadline.turn.timed_out"
+"""``true`` on a turn the SDK ended because it was not ended within its timeout."""
+TURN_METADATA_PREFIX: Final = "turn.metadata."
+"""``turn.set_metadata(key, value)`` writes ``turn.metadata.<key>``."""
+TURN_TAG_PREFIX: Final = "turn.tag."
+"""``turn.set_tag(key, value)`` writes ``turn.tag.<key>``."""
+TURN_FEEDBACK_COMMENT: Final = "turn.feedback_comment"
+"""Free text given with ``turn.feedback`` (content: only sent when content capture is on)."""
 
 # --- OTel GenAI conventions used by the SDK -----------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -104,7 +121,52 @@ GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 INPUT_VALUE: Final = "input.value"
 OUTPUT_VALUE: Final = "output.value"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
 ERROR_TYPE: Final = "error.type"
+
+# --- content: prompt and answer text, withheld when content capture is off ------------------------
+CONTENT_KEYS: Final = frozenset(
+    {
+        INPUT_VALUE,
+        OUTPUT_VALUE,
+        GEN_AI_INPUT_MESSAGES,
+        GEN_AI_OUTPUT_MESSAGES,
+        GEN_AI_SYSTEM_INSTRUCTIONS,
+        GEN_AI_TOOL_CALL_ARGUMENTS,
+        GEN_AI_TOOL_CALL_RESULT,
+        TURN_FEEDBACK_COMMENT,
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "traceloop.entity.input",
+        "traceloop.entity.output",
+        "langfuse.observation.input",
+        "langfuse.observation.output",
+        "tool.result",
+    }
+)
+CONTENT_KEY_PREFIXES: Final = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.prompts.",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+    "input.",
+    "output.",
+)
+"""Prefixes of flattened content keys (OpenInference ``llm.input_messages.{i}...``, OpenLLMetry
+``gen_ai.prompt.{i}...``). ``input.`` / ``output.`` also cover ``input.mime_type``, which is harmless."""
+CONTENT_EVENT_NAMES: Final = frozenset(
+    {
+        "gen_ai.client.inference.operation.details",
+        "gen_ai.user.message",
+        "gen_ai.system.message",
+        "gen_ai.assistant.message",
+        "gen_ai.tool.message",
+        "gen_ai.choice",
+        "gen_ai.content.prompt",
+        "gen_ai.content.completion",
+    }
+)
 
 # --- what the server accepts, in order of precedence (SEMCONV.md "Concepts") ---------------------
 SESSION_ID_KEYS: Final = (

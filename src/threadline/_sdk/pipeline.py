@@ -1,0 +1,198 @@
+"""The span pipeline the SDK adds to a TracerProvider: one ``Hub`` processor in front of the export.
+
+- ``Hub.on_start`` stamps the session id, hashed user id, conversation id (and turn number inside a
+  turn) on every span started in a session scope, whichever library starts it.
+- ``Hub.on_end`` counts tool calls and agent runs made by other libraries inside an open turn.
+- ``CountingBatchSpanProcessor`` is OTel's ``BatchSpanProcessor`` (bounded queue, background worker)
+  that also counts the spans it drops when its queue is full.
+- ``ThreadlineExporter`` wraps the real exporter: instrumentation is suppressed while it exports,
+  user ids found in clear are hashed, content is withheld when capture is off, results are counted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from threadline import semconv as sc
+from threadline._sdk import guard, ids
+from threadline._sdk.registry import Registry
+from threadline._sdk.scope import SCOPE_KEY, Scope
+
+_FOREIGN_KINDS = {
+    "openinference.span.kind": {"TOOL": "tool", "AGENT": "agent"},
+    sc.GEN_AI_OPERATION_NAME: {"execute_tool": "tool", "invoke_agent": "agent"},
+    "traceloop.span.kind": {"tool": "tool", "agent": "agent"},
+}
+
+
+@dataclass
+class Counters:
+    spans_exported: int = 0
+    spans_failed: int = 0
+    spans_dropped: int = 0
+    export_requests: int = 0
+    export_failures: int = 0
+    turns_timed_out: int = 0
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def add(self, **amounts: int) -> None:
+        with self.lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+
+class Hub(SpanProcessor):
+    """The one processor the SDK adds to a provider; what it forwards to can be swapped (reconfigure)."""
+
+    def __init__(self) -> None:
+        self.processors: tuple[SpanProcessor, ...] = ()
+        self.registry: Registry | None = None
+
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        try:
+            scope = otel_context.get_value(SCOPE_KEY)
+            if scope is None and parent_context is not None:
+                scope = otel_context.get_value(SCOPE_KEY, parent_context)
+            if isinstance(scope, Scope) and scope.stamp:
+                attributes = span.attributes
+                if attributes is None or attributes.get(sc.SESSION_ID) is None:
+                    span.set_attributes(scope.stamp)
+        except Exception as exc:
+            guard.internal_error("Hub.on_start", exc)
+        for processor in self.processors:
+            processor.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        registry = self.registry
+        if registry is not None and registry.open_turns:
+            try:
+                self._count_foreign(span, registry)
+            except Exception as exc:
+                guard.internal_error("Hub.on_end", exc)
+        for processor in self.processors:
+            processor.on_end(span)
+
+    @staticmethod
+    def _count_foreign(span: ReadableSpan, registry: Registry) -> None:
+        attributes = span.attributes or {}
+        if span.context is None or sc.THREADLINE_SPAN_KIND in attributes:
+            return
+        turn = registry.open_turns.get(span.context.trace_id)
+        if turn is None:
+            return
+        for key, kinds in _FOREIGN_KINDS.items():
+            kind = kinds.get(str(attributes.get(key, "")))
+            if kind is not None:
+                turn.count_child(kind)
+                return
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """``BatchSpanProcessor`` that counts the spans its full queue drops."""
+
+    def __init__(self, exporter: SpanExporter, counters: Counters, **options: Any) -> None:
+        super().__init__(exporter, **options)
+        self._counters = counters
+        batch = getattr(self, "_batch_processor", None)
+        self._queue = getattr(batch, "_queue", None)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        queue = self._queue
+        if queue is not None and queue.maxlen is not None and len(queue) >= queue.maxlen:
+            self._counters.add(spans_dropped=1)
+        super().on_end(span)
+
+
+class ThreadlineExporter(SpanExporter):
+    def __init__(self, inner: SpanExporter, counters: Counters, *, capture_content: bool) -> None:
+        self.inner = inner
+        self.counters = counters
+        self.capture_content = capture_content
+        self._shutdown = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
+        token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx))
+        try:
+            batch = [self.sanitize(span) for span in spans]
+            result = self.inner.export(batch)
+        except Exception as exc:
+            guard.internal_error("ThreadlineExporter.export", exc)
+            result = SpanExportResult.FAILURE
+        finally:
+            otel_context.detach(token)
+        if result is SpanExportResult.SUCCESS:
+            self.counters.add(spans_exported=len(spans), export_requests=1)
+        else:
+            self.counters.add(spans_failed=len(spans), export_requests=1, export_failures=1)
+        return result
+
+    def sanitize(self, span: ReadableSpan) -> ReadableSpan:
+        """The span as it may leave the process (the same object when nothing needs to change)."""
+        attributes = span.attributes or {}
+        hashed = _clear_user_ids(attributes)
+        withheld = () if self.capture_content else [k for k in attributes if is_content_key(k)]
+        events = span.events
+        content_events = not self.capture_content and any(e.name in sc.CONTENT_EVENT_NAMES for e in events)
+        if not hashed and not withheld and not content_events:
+            return span
+        clean = {k: v for k, v in attributes.items() if k not in withheld}
+        clean.update(hashed)
+        if content_events:
+            events = tuple(e for e in events if e.name not in sc.CONTENT_EVENT_NAMES)
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=clean,
+            events=events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def shutdown(self) -> None:
+        if not self._shutdown:
+            self._shutdown = True
+            self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def is_content_key(key: str) -> bool:
+    return key in sc.CONTENT_KEYS or key.startswith(sc.CONTENT_KEY_PREFIXES)
+
+
+def _clear_user_ids(attributes: Any) -> dict[str, str]:
+    """User ids that are not hashed yet, hashed."""
+    found: dict[str, str] = {}
+    for key in sc.USER_ID_KEYS:
+        value = attributes.get(key)
+        if value is None or value == "":
+            continue
+        text = str(value)
+        if not ids.looks_hashed(text):
+            found[key] = ids.hash_user_id(text)
+    return found

@@ -1,0 +1,100 @@
+"""Where a piece of code is in the hierarchy: the session, conversation and turn it runs in.
+
+The scope travels inside the OpenTelemetry ``Context`` (one key), so whatever propagates OTel context
+(asyncio tasks, instrumented thread pools) propagates the session too, and a span processor can read
+it at ``on_start`` for spans made by any library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
+
+from threadline import semconv as sc
+
+if TYPE_CHECKING:
+    from threadline._sdk.turn import Turn
+
+SCOPE_KEY = otel_context.create_key("threadline.scope")
+Attributes = dict[str, AttributeValue]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session as the SDK writes it: its id, the hashed user id and the session-level attributes."""
+
+    session_id: str
+    user_hash: str | None = None
+    attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    session: SessionInfo | None
+    conversation_id: str | None = None
+    topic: str | None = None
+    turn: Turn | None = None
+    stamp: Attributes = field(default_factory=dict)
+    """Identity attributes stamped on every span started in this scope, whichever library starts it."""
+
+    @property
+    def conversation(self) -> str | None:
+        """The conversation id in force: the explicit one, else the session id (as the server reads it)."""
+        if self.conversation_id:
+            return self.conversation_id
+        return self.session.session_id if self.session else None
+
+    def derive(self, **changes: Any) -> Scope:
+        """A copy with ``changes`` applied and the stamp recomputed."""
+        values: dict[str, Any] = {
+            "session": self.session,
+            "conversation_id": self.conversation_id,
+            "topic": self.topic,
+            "turn": self.turn,
+        }
+        values.update(changes)
+        return make_scope(**values)
+
+
+def make_scope(
+    session: SessionInfo | None, conversation_id: str | None = None, topic: str | None = None, turn: Turn | None = None
+) -> Scope:
+    draft = Scope(session, conversation_id, topic, turn)
+    return Scope(session, conversation_id, topic, turn, make_stamp(draft))
+
+
+EMPTY = Scope(session=None)
+
+
+def make_stamp(scope: Scope) -> Attributes:
+    stamp: Attributes = {}
+    session = scope.session
+    if session is not None:
+        stamp[sc.SESSION_ID] = session.session_id
+        if session.user_hash:
+            stamp[sc.USER_ID] = session.user_hash
+    conversation = scope.conversation
+    if conversation:
+        stamp[sc.CONVERSATION_ID] = conversation
+    if scope.turn is not None and scope.turn.number is not None:
+        stamp[sc.CONVERSATION_TURN_NUMBER] = scope.turn.number
+    return stamp
+
+
+def current() -> Scope:
+    """The scope of the calling code (``EMPTY`` outside any session)."""
+    scope = otel_context.get_value(SCOPE_KEY)
+    return scope if isinstance(scope, Scope) else EMPTY
+
+
+def context_with(scope: Scope, span: trace.Span | None = None, base: otel_context.Context | None = None) -> Any:
+    """An OTel context carrying ``scope`` (and ``span`` as the current span, when given)."""
+    ctx = otel_context.set_value(SCOPE_KEY, scope, base)
+    if span is not None:
+        ctx = trace.set_span_in_context(span, ctx)
+    return ctx
