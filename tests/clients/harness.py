@@ -19,12 +19,12 @@ APPS = Path(__file__).resolve().parent / "apps"
 PRICED_MODEL = "gpt-4o-mini-2024-07-18"
 
 
-def run_app(name: str, fake: FakeOpenAI, server: RunningServer, *, env: dict[str, str] | None = None) -> str:
+def run_app(name: str, fake: FakeOpenAI, server: RunningServer, *args: str, env: dict[str, str] | None = None) -> str:
     """Run ``apps/<name>.py`` to completion (it flushes its exporters before exiting)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LANGFUSE_", "LOGFIRE_"))}
     environment.update(env or {})
     done = subprocess.run(
-        [sys.executable, str(APPS / f"{name}.py"), "--openai", fake.base_url, "--threadline", server.url],
+        [sys.executable, str(APPS / f"{name}.py"), "--openai", fake.base_url, "--threadline", server.url, *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -678,7 +678,10 @@ def test_input_text(attrs: dict[str, Any], expected: str | None) -> None:
         ),
         pytest.param({"langfuse.observation.output": _json(ANSWER)}, "Sunny, 21°C.", id="langfuse-message"),
         pytest.param({"langfuse.observation.output": "raw out"}, "raw out", id="langfuse-raw"),
-        pytest.param({"traceloop.entity.output": '"done"'}, '"done"', id="traceloop-entity"),
+        pytest.param({"traceloop.entity.output": '"done"'}, "done", id="traceloop-entity-json-string"),
+        pytest.param(
+            {"traceloop.entity.output": '{"answer": 42}'}, '{"answer": 42}', id="traceloop-entity-json-object"
+        ),
         pytest.param({"gen_ai.tool.call.result": "21°C"}, "21°C", id="tool-result"),
         pytest.param(
             {"output.value": "first", "gen_ai.output.messages": _json([ANSWER])}, "first", id="output-value-first"

@@ -183,7 +183,9 @@ def test_indexed_messages_openllmetry() -> None:
             "m2",
             id="messages",
         ),
-        pytest.param('"quoted"', '"quoted"', id="json-string-not-parsed"),
+        pytest.param('"quoted \\"text\\""', 'quoted "text"', id="json-string-decoded"),
+        pytest.param('""', '""', id="empty-json-string-kept"),
+        pytest.param('"unterminated', '"unterminated', id="invalid-json-string-kept"),
         pytest.param("plain", "plain", id="plain"),
     ],
 )

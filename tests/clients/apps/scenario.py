@@ -190,7 +190,7 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--openai", required=True, help="base URL of the OpenAI-compatible provider (…/v1)")
     parser.add_argument("--threadline", required=True, help="URL of the Threadline server")
-    return parser.parse_args()
+    return parser.parse_known_args()[0]  # app-specific flags pass through
 
 
 def main(setup: Callable[[argparse.Namespace], tuple[Any, Hooks, Callable[[], None]]]) -> None:

@@ -125,10 +125,17 @@ def indexed_messages(attributes: Mapping[str, Any], prefix: str, role_suffix: st
 
 
 def entity_text(value: str) -> str:
-    """traceloop ``{"args": [...], "kwargs": {...}}``: the one obvious text argument, else the JSON."""
+    """traceloop ``{"args": [...], "kwargs": {...}}``: the one obvious text argument, else the JSON.
+
+    traceloop JSON-encodes every value, so a plain string result arrives quoted (``"\"text\""``).
+    """
+    if value[:1] == '"':
+        try:
+            decoded = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+        return decoded if isinstance(decoded, str) and decoded else value
     doc = parse_json(value)
-    if isinstance(doc, str):
-        return doc
     if not isinstance(doc, Mapping):
         return value
     kwargs = doc.get("kwargs")
