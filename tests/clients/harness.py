@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from genai_prices import Usage, calc_price
 
 from clients.apps.scenario import APOLOGY, SESSIONS, Session
 from support.fake_openai import Call, FakeOpenAI
@@ -59,6 +61,9 @@ class Expected:
     def output_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls if c.status == 200)
 
+    def cached_tokens(self, calls: list[Call] | None = None) -> int:
+        return sum(c.cached_tokens for c in (self.calls if calls is None else calls) if c.status == 200)
+
     @property
     def errored_turns(self) -> list[int]:
         return [n for n, t in enumerate(self.session.turns, start=1) if t.fails]
@@ -76,14 +81,33 @@ class Expected:
         return final
 
 
+def expected_cost(calls: list[Call], *, cache: bool) -> float:
+    """What ``genai-prices`` says the successful calls cost (cached tokens priced as such if reported)."""
+    total = 0.0
+    for call in calls:
+        if call.status != 200:
+            continue
+        usage = Usage(
+            input_tokens=call.prompt_tokens,
+            cache_read_tokens=call.cached_tokens if cache else 0,
+            output_tokens=call.completion_tokens,
+        )
+        total += float(calc_price(usage, PRICED_MODEL, provider_id="openai").total_price)
+    return total
+
+
 def check_sessions(
     server: RunningServer,
     fake: FakeOpenAI,
     *,
     failed_turn_output: bool = True,
+    cache: bool = True,
     cost_sources: frozenset[str] = frozenset({"computed"}),
 ) -> dict[str, dict[str, Any]]:
-    """Everything the sessions API must say about ``SESSIONS``; returns each session's detail."""
+    """Everything the sessions API must say about ``SESSIONS``; returns each session's detail.
+
+    ``cache``: the library reports cached prompt tokens (so they are counted and priced as such).
+    """
     assert len(fake.calls) == sum(len(s.turns) for s in SESSIONS) + 1  # the tool turn makes two calls
     details: dict[str, dict[str, Any]] = {}
     with server.client() as api:
@@ -97,7 +121,7 @@ def check_sessions(
         for session in SESSIONS:
             detail = api.get(f"/api/v1/sessions/{session.session_id}").json()
             details[session.session_id] = detail
-            _check_session(detail, Expected.of(session, fake), failed_turn_output, cost_sources)
+            _check_session(detail, Expected.of(session, fake), failed_turn_output, cache, cost_sources)
             summary = next(s for s in listed if s["session_id"] == session.session_id)
             for key in ("turn_count", "llm_call_count", "input_tokens", "output_tokens", "total_cost_usd"):
                 assert summary[key] == detail[key], key
@@ -105,7 +129,7 @@ def check_sessions(
 
 
 def _check_session(
-    detail: dict[str, Any], want: Expected, failed_turn_output: bool, cost_sources: frozenset[str]
+    detail: dict[str, Any], want: Expected, failed_turn_output: bool, cache: bool, cost_sources: frozenset[str]
 ) -> None:
     session = want.session
     assert detail["user_id"] == session.user_id
@@ -114,7 +138,8 @@ def _check_session(
     assert detail["tool_call_count"] == want.tool_calls
     assert (detail["input_tokens"], detail["output_tokens"]) == (want.input_tokens, want.output_tokens)
     assert detail["input_tokens"] > 0
-    assert detail["total_cost_usd"] is not None
+    assert detail["cache_read_tokens"] == (want.cached_tokens() if cache else 0)
+    assert detail["total_cost_usd"] == pytest.approx(expected_cost(want.calls, cache=cache), rel=1e-6)
     assert detail["total_cost_usd"] > 0
     assert detail["cost_source"] in cost_sources
     assert PRICED_MODEL in detail["models"]
@@ -135,12 +160,13 @@ def _check_session(
         if spec.fails:
             assert turn["error_message"], number
         else:
-            assert turn["total_cost_usd"] is not None, number
-            assert turn["total_cost_usd"] > 0, number
+            assert turn["total_cost_usd"] == pytest.approx(expected_cost(calls, cache=cache), rel=1e-6), number
     assert detail["last_output"] == want.answer(len(session.turns))
 
 
-def tool_turn_trace(server: RunningServer, details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def tool_turn_trace(
+    server: RunningServer, details: dict[str, dict[str, Any]], *, cost_source: str = "computed"
+) -> list[dict[str, Any]]:
     """The spans (flattened) of the turn that called ``get_weather``; checks the span tree's shape."""
     session = next(s for s in SESSIONS if any(t.tools for t in s.turns))
     number = next(n for n, t in enumerate(session.turns, start=1) if t.tools)
@@ -161,7 +187,7 @@ def tool_turn_trace(server: RunningServer, details: dict[str, dict[str, Any]]) -
         assert span["input_tokens"] > 0
         assert span["output_tokens"] > 0
         assert span["cost_usd"] > 0
-        assert span["cost_source"] == "computed"
+        assert span["cost_source"] == cost_source
     return spans
 
 

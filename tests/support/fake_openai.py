@@ -11,7 +11,8 @@
   from the tool's result;
 - ``[error400]`` / ``[error500]`` in the last user message: an OpenAI-shaped error with that status.
 
-Token counts are a pure function of the request (words plus a per-message overhead), and every call
+Token counts are a pure function of the request (words plus a per-message overhead; whole 64-token
+blocks of the prompt but the last are reported as cached), and every call
 is recorded in ``FakeOpenAI.calls`` so that tests compare what a server shows with what the
 "provider" reported.
 """
@@ -41,6 +42,7 @@ class Call:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
     tool_call: bool = False
     answer: str | None = None
     usage_reported: bool = False
@@ -98,12 +100,17 @@ def reply_to(messages: list[dict[str, Any]]) -> str:
     return f"Here is my answer about {topic}. Anything else?"
 
 
+def cached_tokens(prompt_tokens: int) -> int:
+    """Prompt caching in 64-token blocks: every whole block before the last token was seen before."""
+    return 64 * ((prompt_tokens - 1) // 64)
+
+
 def _usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens(prompt), "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 
@@ -154,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             model,
             prompt_tokens,
             completion_tokens,
+            cached_tokens(prompt_tokens),
             tool_call=wants_tool,
             answer=answer,
             usage_reported=include_usage or not stream,

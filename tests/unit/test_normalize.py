@@ -492,6 +492,43 @@ def test_two_conventions_on_one_span_are_never_summed() -> None:
             id="reasoning",
         ),
         pytest.param({"input": "10", "output": "5"}, (10, 5, None, None, None), id="numbers-as-strings"),
+        pytest.param(
+            {"input": 36, "output": 9, "input_cache_read": 64, "input_cache_creation": 0},
+            (100, 9, 64, 0, None),
+            id="langfuse-anthropic-keys",
+        ),
+        pytest.param(
+            {"input": 100, "output": 9, "input_cached_tokens": 0},
+            (100, 9, 0, None, None),
+            id="zero-cache-is-a-value",
+        ),
+        # langfuse.openai sends OpenAI's usage object as is (seen with langfuse 5.0.4):
+        pytest.param(
+            {
+                "completion_tokens": 10,
+                "prompt_tokens": 89,
+                "total_tokens": 99,
+                "completion_tokens_details": {"audio_tokens": 0, "reasoning_tokens": 3},
+                "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 64},
+            },
+            (89, 10, 64, None, 3),
+            id="langfuse-openai-chat-usage-nested-details",
+        ),
+        pytest.param(
+            {
+                "input_tokens": 89,
+                "output_tokens": 10,
+                "input_tokens_details": {"cached_tokens": 64},
+                "output_tokens_details": {"reasoning_tokens": 4},
+            },
+            (89, 10, 64, None, 4),
+            id="openai-responses-usage-includes-cache",
+        ),
+        pytest.param(
+            {"input_tokens": 25, "output_tokens": 10, "cache_read_input_tokens": 64, "cache_creation_input_tokens": 11},
+            (100, 10, 64, 11, None),
+            id="anthropic-usage-excludes-cache",
+        ),
         pytest.param({"total": 5}, (None, None, None, None, None), id="total-only"),
     ],
 )

@@ -57,6 +57,7 @@ class _Llm(LlmSpan):
         if usage is not None:
             self.span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
             self.span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
+            self.span.set_attribute("gen_ai.usage.cache_read.input_tokens", usage.prompt_tokens_details.cached_tokens)
         parts: list[dict[str, Any]] = [{"type": "text", "content": text}] if text else []
         parts += [{"type": "tool_call", "id": c.id, "name": c.function.name} for c in tool_calls]
         self.span.set_attribute("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": parts}]))

@@ -95,6 +95,10 @@ class ToolSpan:
 class Hooks:
     """Spans around the app's work. The defaults make none (auto-instrumentation makes the LLM spans)."""
 
+    def client(self, session: Session) -> Any | None:
+        """The OpenAI client for this session's calls (``None``: the app's default client)."""
+        return None
+
     def turn(self, session: Session, number: int, message: str) -> AbstractContextManager[TurnSpan]:
         return _nothing(TurnSpan())
 
@@ -182,8 +186,9 @@ def run_turn(
 def run(client: Any, hooks: Hooks) -> None:
     for session in SESSIONS:
         history: list[dict[str, Any]] = []
+        session_client = hooks.client(session) or client
         for number, turn in enumerate(session.turns, start=1):
-            run_turn(client, hooks, session, number, turn, history)
+            run_turn(session_client, hooks, session, number, turn, history)
 
 
 def arguments() -> argparse.Namespace:

@@ -291,23 +291,53 @@ def _read_usage(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
             _read_langfuse_usage(details, facts)
 
 
+_LF_CACHE_READ = ("cache_read_input_tokens", "input_cached_tokens", "input_cache_read")
+_LF_CACHE_WRITE = ("cache_creation_input_tokens", "input_cache_creation")
+_LF_REASONING = ("reasoning_tokens", "output_reasoning_tokens")
+
+
 def _read_langfuse_usage(details: Mapping[str, Any], facts: SpanFacts) -> None:
-    cache_read = as_int(details.get("cache_read_input_tokens")) or as_int(details.get("input_cached_tokens"))
-    cache_write = as_int(details.get("cache_creation_input_tokens"))
+    """``langfuse.observation.usage_details``, in every shape Langfuse's SDKs and integrations send.
+
+    - Langfuse's own keys: ``input`` (cached tokens excluded), ``output``, ``input_cached_tokens`` /
+      ``cache_read_input_tokens`` / ``input_cache_read``, ``input_cache_creation``...
+    - OpenAI's chat usage as is (``langfuse.openai``): ``prompt_tokens`` (cache included),
+      ``completion_tokens``, ``prompt_tokens_details.cached_tokens``, ``completion_tokens_details``.
+    - ``input_tokens`` / ``output_tokens``: OpenAI's Responses API (cache included, with
+      ``input_tokens_details``) or Anthropic's (cache excluded, with ``cache_read_input_tokens``).
+    """
+    prompt_details = _json_object(details.get("prompt_tokens_details") or details.get("input_tokens_details")) or {}
+    completion_details = (
+        _json_object(details.get("completion_tokens_details") or details.get("output_tokens_details")) or {}
+    )
+    cache_read = _first_int(details, _LF_CACHE_READ)
+    if cache_read is None:
+        cache_read = as_int(prompt_details.get("cached_tokens"))
+    cache_write = _first_int(details, _LF_CACHE_WRITE)
     if "prompt_tokens" in details or "completion_tokens" in details:
         facts.input_tokens = as_int(details.get("prompt_tokens"))
         facts.output_tokens = as_int(details.get("completion_tokens"))
+    elif "input_tokens" in details or "output_tokens" in details:
+        given = as_int(details.get("input_tokens"))
+        includes_cache = "input_tokens_details" in details
+        if given is not None and not includes_cache:
+            given += (cache_read or 0) + (cache_write or 0)
+        facts.input_tokens = given
+        facts.output_tokens = as_int(details.get("output_tokens"))
     else:
         uncached = as_int(details.get("input"))
         # Langfuse's "input" excludes cached tokens; "input tokens" here always includes them.
         if uncached is not None:
             facts.input_tokens = uncached + (cache_read or 0) + (cache_write or 0)
         facts.output_tokens = as_int(details.get("output"))
-    facts.cache_read_tokens = facts.cache_read_tokens if facts.cache_read_tokens is not None else cache_read
-    facts.cache_write_tokens = facts.cache_write_tokens if facts.cache_write_tokens is not None else cache_write
+    if facts.cache_read_tokens is None:
+        facts.cache_read_tokens = cache_read
+    if facts.cache_write_tokens is None:
+        facts.cache_write_tokens = cache_write
     if facts.reasoning_tokens is None:
-        facts.reasoning_tokens = as_int(details.get("reasoning_tokens")) or as_int(
-            details.get("output_reasoning_tokens")
+        reasoning = _first_int(details, _LF_REASONING)
+        facts.reasoning_tokens = (
+            reasoning if reasoning is not None else as_int(completion_details.get("reasoning_tokens"))
         )
 
 
