@@ -546,6 +546,62 @@ def test_langfuse_usage_details(details: dict[str, Any], expected: tuple[int | N
     assert got == expected
 
 
+# Logfire's OpenAI instrumentation (seen with logfire 5.2.0): usage attributes plus the raw usage object,
+# the only place the cached tokens appear.
+LOGFIRE_RAW_USAGE = (
+    '{"completion_tokens":12,"prompt_tokens":69,"total_tokens":81,'
+    '"completion_tokens_details":{"audio_tokens":0,"reasoning_tokens":2},'
+    '"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":64}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        pytest.param(
+            {
+                "gen_ai.usage.input_tokens": 69,
+                "gen_ai.usage.output_tokens": 12,
+                "gen_ai.usage.raw": LOGFIRE_RAW_USAGE,
+            },
+            (69, 12, 64, None, 2),
+            id="logfire-openai-raw-usage",
+        ),
+        pytest.param(
+            {
+                "gen_ai.usage.input_tokens": 69,
+                "gen_ai.usage.cache_read.input_tokens": 60,
+                "gen_ai.usage.raw": LOGFIRE_RAW_USAGE,
+            },
+            (69, None, 60, None, None),
+            id="cache-attribute-wins-over-raw",
+        ),
+        pytest.param(
+            {
+                "gen_ai.usage.input_tokens": 100,
+                "gen_ai.usage.raw": '{"input_tokens":25,"cache_read_input_tokens":64,"cache_creation_input_tokens":11}',
+            },
+            (100, None, 64, 11, None),
+            id="anthropic-raw-usage",
+        ),
+        pytest.param(
+            {"gen_ai.usage.input_tokens": 5, "gen_ai.usage.raw": "not json"}, (5, None, None, None, None), id="bad-raw"
+        ),
+        pytest.param({"gen_ai.usage.raw": LOGFIRE_RAW_USAGE}, (None, None, None, None, None), id="raw-alone-ignored"),
+    ],
+)
+def test_raw_usage_details(attrs: dict[str, Any], expected: tuple[int | None, ...]) -> None:
+    result = facts(attrs)
+    got = (
+        result.input_tokens,
+        result.output_tokens,
+        result.cache_read_tokens,
+        result.cache_write_tokens,
+        result.reasoning_tokens,
+    )
+    assert got == expected
+
+
 @pytest.mark.parametrize("value", ["not json", "[1, 2]", "", "{}"], ids=["text", "array", "empty", "empty-object"])
 def test_langfuse_usage_details_unusable(value: str) -> None:
     result = facts({"langfuse.observation.usage_details": value})

@@ -289,6 +289,27 @@ def _read_usage(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
         details = _json_object(attrs.get(sc.LANGFUSE_USAGE_DETAILS))
         if details:
             _read_langfuse_usage(details, facts)
+    elif facts.cache_read_tokens is None and _RAW_USAGE in attrs:
+        _read_raw_usage_details(attrs[_RAW_USAGE], facts)
+
+
+_RAW_USAGE = "gen_ai.usage.raw"
+"""Logfire's copy of the provider's usage object (JSON): the only place it reports cached tokens."""
+
+
+def _read_raw_usage_details(value: Any, facts: SpanFacts) -> None:
+    """Cache and reasoning details from a provider usage object (OpenAI chat or Responses, Anthropic)."""
+    raw = _json_object(value)
+    if not raw:
+        return
+    prompt = _json_object(raw.get("prompt_tokens_details") or raw.get("input_tokens_details")) or {}
+    completion = _json_object(raw.get("completion_tokens_details") or raw.get("output_tokens_details")) or {}
+    cached = as_int(prompt.get("cached_tokens"))
+    facts.cache_read_tokens = cached if cached is not None else as_int(raw.get("cache_read_input_tokens"))
+    if facts.cache_write_tokens is None:
+        facts.cache_write_tokens = as_int(raw.get("cache_creation_input_tokens"))
+    if facts.reasoning_tokens is None:
+        facts.reasoning_tokens = as_int(completion.get("reasoning_tokens"))
 
 
 _LF_CACHE_READ = ("cache_read_input_tokens", "input_cached_tokens", "input_cache_read")
