@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from threadline import semconv as sc
 from threadline._sdk import guard, runtime
 from threadline._sdk.content import input_messages, output_messages, to_text
-from threadline._sdk.scope import Attributes, Scope, current
+from threadline._sdk.scope import EMPTY, SCOPE_KEY, Attributes, Scope, current
 from threadline._sdk.spans import Failure, SpanHandle
 
 if TYPE_CHECKING:
@@ -145,19 +146,23 @@ def open_child(
     owner: Turn | None,
     start_ns: int | None = None,
     rt: Runtime | None = None,
+    ctx: otel_context.Context | None = None,
 ) -> H:
     """Start a child span: under the current span when it is inside ``owner``'s trace, else under ``owner``."""
     rt = rt or runtime.current()
+    ctx = otel_context.get_current() if ctx is None else ctx
+    parent: otel_context.Context | None = None
     if owner is not None:
         scope = owner.inner_scope
-        parent = None if _current_trace_id() == owner.trace_id_int else owner.context
+        if trace.get_current_span(ctx).get_span_context().trace_id != owner.trace_id_int:
+            parent = owner.context
     else:
-        scope = current()
-        parent = None
+        found = ctx.get(SCOPE_KEY)
+        scope = found if isinstance(found, Scope) else EMPTY
     if scope.stamp:
         attributes = {**scope.stamp, **attributes}
     start = rt.clock.time_ns() if start_ns is None else start_ns
-    span = rt.tracer.start_span(name, context=parent, attributes=attributes, start_time=start)
+    span = rt.tracer.start_span(name, context=parent or ctx, attributes=attributes, start_time=start)
     adopted = owner is not None and not owner.ended
     handle = cls(rt, span, scope, owner if adopted else None)
     if adopted and owner is not None:
@@ -165,12 +170,10 @@ def open_child(
     return handle
 
 
-def _current_trace_id() -> int:
-    return trace.get_current_span().get_span_context().trace_id
-
-
-def current_turn() -> Turn | None:
-    turn = current().turn
+def current_turn(ctx: otel_context.Context | None = None) -> Turn | None:
+    """The open turn of the current context (or of ``ctx``)."""
+    scope = otel_context.get_value(SCOPE_KEY, ctx)
+    turn = scope.turn if isinstance(scope, Scope) else None
     return turn if turn is not None and not turn.ended else None
 
 
@@ -189,16 +192,18 @@ def llm_call(
     the object and call ``.end()`` / ``.error(message)``.
     """
     rt = runtime.current()
+    ctx = otel_context.get_current()
     attributes = llm_attributes(model, provider, operation, rt.capture, input)
-    return open_child(LLMCall, name or f"{operation} {model or 'llm'}", attributes, current_turn(), rt=rt)
+    return open_child(LLMCall, name or f"{operation} {model or 'llm'}", attributes, current_turn(ctx), rt=rt, ctx=ctx)
 
 
 @guard.guarded(lambda: inert(ToolCall))
 def tool_call(name: str, arguments: Any = None, *, call_id: str | None = None) -> ToolCall:
     """Start a tool call in the current turn; ``.result(value)`` records its result."""
     rt = runtime.current()
+    ctx = otel_context.get_current()
     attributes = tool_attributes(name, arguments, call_id, rt.capture)
-    return open_child(ToolCall, f"execute_tool {name}", attributes, current_turn(), rt=rt)
+    return open_child(ToolCall, f"execute_tool {name}", attributes, current_turn(ctx), rt=rt, ctx=ctx)
 
 
 @guard.guarded(lambda: inert(AgentRun))

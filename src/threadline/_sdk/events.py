@@ -84,8 +84,7 @@ def end_session(
             attributes[sc.DROPOFF_LAST_INTENT] = last_intent
         if agent_last_action:
             attributes[sc.DROPOFF_AGENT_LAST_ACTION] = agent_last_action
-    if emit(rt, scope, "session.end", attributes) and scope.session is not None:
-        rt.registry.forget(scope.session.session_id)
+    emit(rt, scope, "session.end", attributes)
 
 
 @guard.guarded()

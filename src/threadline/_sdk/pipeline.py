@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY
@@ -25,6 +25,9 @@ from threadline import semconv as sc
 from threadline._sdk import guard, ids
 from threadline._sdk.registry import Registry
 from threadline._sdk.scope import SCOPE_KEY, Scope
+
+if TYPE_CHECKING:
+    from threadline._sdk.turn import Turn
 
 _FOREIGN_KINDS = {
     "openinference.span.kind": {"TOOL": "tool", "AGENT": "agent"},
@@ -60,12 +63,12 @@ class Hub(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         try:
-            scope = otel_context.get_value(SCOPE_KEY)
-            if scope is None and parent_context is not None:
-                scope = otel_context.get_value(SCOPE_KEY, parent_context)
-            if isinstance(scope, Scope) and scope.stamp:
-                attributes = span.attributes
-                if attributes is None or attributes.get(sc.SESSION_ID) is None:
+            attributes = span.attributes
+            if attributes is None or attributes.get(sc.SESSION_ID) is None:
+                scope = otel_context.get_value(SCOPE_KEY)
+                if scope is None and parent_context is not None:
+                    scope = otel_context.get_value(SCOPE_KEY, parent_context)
+                if isinstance(scope, Scope) and scope.stamp:
                     span.set_attributes(scope.stamp)
         except Exception as exc:
             guard.internal_error("Hub.on_start", exc)
@@ -76,25 +79,14 @@ class Hub(SpanProcessor):
         registry = self.registry
         if registry is not None and registry.open_turns:
             try:
-                self._count_foreign(span, registry)
+                context = span.context
+                turn = registry.open_turns.get(context.trace_id) if context is not None else None
+                if turn is not None:
+                    _count_foreign(span, turn)
             except Exception as exc:
                 guard.internal_error("Hub.on_end", exc)
         for processor in self.processors:
             processor.on_end(span)
-
-    @staticmethod
-    def _count_foreign(span: ReadableSpan, registry: Registry) -> None:
-        attributes = span.attributes or {}
-        if span.context is None or sc.THREADLINE_SPAN_KIND in attributes:
-            return
-        turn = registry.open_turns.get(span.context.trace_id)
-        if turn is None:
-            return
-        for key, kinds in _FOREIGN_KINDS.items():
-            kind = kinds.get(str(attributes.get(key, "")))
-            if kind is not None:
-                turn.count_child(kind)
-                return
 
     def shutdown(self) -> None:
         for processor in self.processors:
@@ -121,11 +113,24 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
 
 
 class ThreadlineExporter(SpanExporter):
-    def __init__(self, inner: SpanExporter, counters: Counters, *, capture_content: bool) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        counters: Counters,
+        *,
+        capture_content: bool,
+        factory: Callable[[], SpanExporter] | None = None,
+    ) -> None:
         self.inner = inner
         self.counters = counters
         self.capture_content = capture_content
+        self._factory = factory
         self._shutdown = False
+
+    def reset_after_fork(self) -> None:
+        """A forked child must not share the parent's HTTP connections: build a fresh exporter."""
+        if self._factory is not None and not self._shutdown:
+            self.inner = self._factory()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
@@ -179,6 +184,18 @@ class ThreadlineExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
+
+
+def _count_foreign(span: ReadableSpan, turn: Turn) -> None:
+    """Count a tool call or agent run that another library made inside ``turn``."""
+    attributes = span.attributes or {}
+    if sc.THREADLINE_SPAN_KIND in attributes:
+        return
+    for key, kinds in _FOREIGN_KINDS.items():
+        kind = kinds.get(str(attributes.get(key, "")))
+        if kind is not None:
+            turn.count_child(kind)
+            return
 
 
 def is_content_key(key: str) -> bool:

@@ -100,10 +100,6 @@ class Registry:
             state.converted = state.converted or converted
             return StageTiming(previous, (now_ns - state.first_ns) / 1e6, already)
 
-    def forget(self, session_id: str) -> None:
-        with self._lock:
-            self._records.pop(session_id, None)
-
     def reset_after_fork(self) -> None:
         """In a forked child: a fresh lock, and no turns of the parent (they are the parent's to end)."""
         self._lock = threading.Lock()

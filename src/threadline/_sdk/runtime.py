@@ -84,7 +84,12 @@ def inert_runtime() -> Runtime:
         clock = SystemClock()
         _INERT.append(
             Runtime(
-                Settings(enabled=False), trace.NoOpTracer(), clock, Registry(1), Watchdog(clock.monotonic), Counters()
+                Settings(enabled=False),
+                trace.NoOpTracer(),
+                clock,
+                Registry(1),
+                Watchdog(clock.monotonic, tuple, threaded=False),
+                Counters(),
             )
         )
     return _INERT[0]
@@ -108,7 +113,11 @@ def install(
         clock = clock or (previous.clock if previous is not None else SystemClock())
         keep = previous is not None and previous.clock is clock
         registry = previous.registry if keep and previous else Registry(settings.max_tracked_sessions)
-        watchdog = previous.watchdog if keep and previous else Watchdog(clock.monotonic, threaded=not synchronous)
+        watchdog = (
+            previous.watchdog
+            if keep and previous
+            else Watchdog(clock.monotonic, lambda: registry.open_turns.values(), threaded=not synchronous)
+        )
         if previous is not None and not keep:
             previous.watchdog.stop()
         ids.IDS.salt = settings.user_id_salt
@@ -284,6 +293,8 @@ def _after_fork_in_child() -> None:
         rt.registry.reset_after_fork()
         rt.watchdog.reset_after_fork()
         rt.counters.lock = threading.Lock()
+        if rt.exporter is not None:
+            rt.exporter.reset_after_fork()
 
 
 def configure_from(overrides: Mapping[str, Any], **wiring: Any) -> Runtime:

@@ -49,6 +49,12 @@ class Scope:
             return self.conversation_id
         return self.session.session_id if self.session else None
 
+    def with_turn(self, turn: Turn) -> Scope:
+        """The scope inside ``turn``: the same, plus the turn (and its number in the stamp)."""
+        stamp = dict(self.stamp)
+        stamp[sc.CONVERSATION_TURN_NUMBER] = turn.number
+        return Scope(self.session, self.conversation_id, self.topic, turn, stamp)
+
     def derive(self, **changes: Any) -> Scope:
         """A copy with ``changes`` applied and the stamp recomputed."""
         values: dict[str, Any] = {
@@ -94,7 +100,9 @@ def current() -> Scope:
 
 def context_with(scope: Scope, span: trace.Span | None = None, base: otel_context.Context | None = None) -> Any:
     """An OTel context carrying ``scope`` (and ``span`` as the current span, when given)."""
-    ctx = otel_context.set_value(SCOPE_KEY, scope, base)
+    ctx = otel_context.get_current() if base is None else base
+    if ctx.get(SCOPE_KEY) is not scope:
+        ctx = otel_context.set_value(SCOPE_KEY, scope, ctx)
     if span is not None:
         ctx = trace.set_span_in_context(span, ctx)
     return ctx

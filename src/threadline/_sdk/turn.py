@@ -45,8 +45,10 @@ class Turn(SpanHandle):
         self.number = number
         self.start_ns = start_ns
         self.timeout = timeout
+        self.deadline: float | None = None
+        """When the watchdog ends the turn (monotonic seconds), or ``None``."""
         self.trace_id_int = span.get_span_context().trace_id
-        self.inner_scope = scope.derive(turn=self)
+        self.inner_scope = scope.with_turn(self)
         self._lock = threading.Lock()
         self._children: list[ChildHandle] = []
         self._tool_calls = 0
@@ -207,6 +209,8 @@ class Turn(SpanHandle):
 def resolve_scope(session_id: str | None, user_id: str | None, conversation_id: str | None) -> Scope:
     """The scope a new turn (or session event) belongs to: the current one, or the session named."""
     outer = current()
+    if session_id is None and user_id is None and conversation_id is None and outer.turn is None:
+        return outer
     session = outer.session
     same_session = True
     if session_id and (session is None or session.session_id != session_id):
@@ -270,7 +274,8 @@ def start_turn(
     if turn.trace_id_int:
         rt.registry.open_turns[turn.trace_id_int] = turn
         if limit > 0 and start_ns is None:
-            rt.watchdog.watch(turn, limit)
+            turn.deadline = rt.clock.monotonic() + limit
+            rt.watchdog.watch(turn.deadline)
     return turn
 
 

@@ -1,86 +1,86 @@
 """Turn timeouts: one daemon thread ends turns that outlive their deadline.
 
-Registering a turn is a heap push under a lock; the thread only wakes when the earliest deadline
-changes. Ended turns leave stale entries that are skipped, and compacted when they pile up. With a
-manual clock (tests) no thread runs: ``check()`` is called when the clock moves.
+Nothing is registered per turn: each open turn carries its own ``deadline`` (monotonic seconds) and
+the thread scans the open turns when the earliest deadline it knows of falls due. Starting a turn
+costs one comparison (and a wake-up only when its deadline is earlier than the thread's next one).
+With a manual clock (tests) no thread runs: ``check()`` is called when the clock moves.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
+
+_IDLE_WAIT = 60.0
+"""Longest sleep of the thread when it knows of no deadline (a turn may have been added meanwhile)."""
 
 
 class Expirable(Protocol):
+    deadline: float | None
+
     @property
     def ended(self) -> bool: ...
 
     def expire(self) -> None: ...
 
 
-_COMPACT_MIN = 256
-
-
 class Watchdog:
-    def __init__(self, monotonic: Callable[[], float], *, threaded: bool = True) -> None:
+    def __init__(
+        self, monotonic: Callable[[], float], items: Callable[[], Iterable[Expirable]], *, threaded: bool = True
+    ) -> None:
         self._monotonic = monotonic
+        self._items = items
         self._threaded = threaded
-        self._heap: list[tuple[float, int, Expirable]] = []
-        self._seq = itertools.count()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._next_wake = float("inf")
         self._stopped = False
 
-    def watch(self, item: Expirable, timeout: float) -> None:
-        """Expire ``item`` after ``timeout`` seconds unless it has ended by then."""
-        deadline = self._monotonic() + timeout
-        with self._cond:
-            if self._stopped:
-                return
-            heap = self._heap
-            earliest = not heap or deadline < heap[0][0]
-            heapq.heappush(heap, (deadline, next(self._seq), item))
-            if len(heap) >= _COMPACT_MIN and len(heap) % _COMPACT_MIN == 0:
-                self._compact()
-            if self._threaded:
-                if self._thread is None:
-                    self._start()
-                elif earliest:
-                    self._cond.notify()
-
-    def _compact(self) -> None:
-        live = [entry for entry in self._heap if not entry[2].ended]
-        if len(live) < len(self._heap):
-            heapq.heapify(live)
-            self._heap = live
-
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="threadline-turn-timeouts", daemon=True)
-        self._thread.start()
+    def watch(self, deadline: float) -> None:
+        """An open item now has ``deadline``: make sure the thread wakes up in time for it."""
+        if not self._threaded or self._stopped:
+            return
+        if self._thread is None:
+            with self._cond:
+                if self._thread is None and not self._stopped:
+                    self._next_wake = deadline
+                    self._thread = threading.Thread(target=self._run, name="threadline-turn-timeouts", daemon=True)
+                    self._thread.start()
+                    return
+        if deadline < self._next_wake:
+            with self._cond:
+                self._next_wake = min(self._next_wake, deadline)
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 if self._stopped:
                     return
-                wait = self._heap[0][0] - self._monotonic() if self._heap else None
-                if wait is None or wait > 0:
+                wait = min(self._next_wake - self._monotonic(), _IDLE_WAIT)
+                if wait > 0:
                     self._cond.wait(wait)
                     continue
+                self._next_wake = float("inf")
             self.check()
 
     def check(self) -> int:
-        """Expire every item whose deadline has passed; returns how many were expired."""
-        due: list[Expirable] = []
+        """Expire every open item whose deadline has passed; returns how many were expired."""
         now = self._monotonic()
-        with self._cond:
-            while self._heap and self._heap[0][0] <= now:
-                item = heapq.heappop(self._heap)[2]
-                if not item.ended:
-                    due.append(item)
+        due: list[Expirable] = []
+        earliest = float("inf")
+        for item in list(self._items()):
+            deadline = item.deadline
+            if deadline is None or item.ended:
+                continue
+            if deadline <= now:
+                due.append(item)
+            else:
+                earliest = min(earliest, deadline)
+        if earliest < float("inf"):
+            with self._cond:
+                self._next_wake = min(self._next_wake, earliest)
         for item in due:
             item.expire()
         return len(due)
@@ -88,7 +88,6 @@ class Watchdog:
     def stop(self, timeout: float = 1.0) -> None:
         with self._cond:
             self._stopped = True
-            self._heap.clear()
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -97,5 +96,5 @@ class Watchdog:
     def reset_after_fork(self) -> None:
         """The parent's thread does not exist in a forked child: start afresh, lazily."""
         self._cond = threading.Condition(threading.Lock())
-        self._heap = []
         self._thread = None
+        self._next_wake = float("inf")
