@@ -114,11 +114,7 @@ def normalize(span: RawSpan) -> SpanFacts:
     attrs = span.attributes
     facts = SpanFacts(category=category(attrs, span.name))
     facts.session_id = _session_id(span)
-    facts.user_id = (
-        first_id(attrs, sc.USER_ID_KEYS)
-        or first_id(span.scope.attributes, sc.USER_ID_KEYS)
-        or first_id(span.resource.attributes, sc.USER_ID_KEYS)
-    )
+    facts.user_id = _identity(span, sc.USER_ID_KEYS, sc.USER_ID_KEYS)
     facts.conversation_id = _conversation_id(attrs)
     facts.turn_number = _first_int(attrs, sc.TURN_NUMBER_KEYS)
     facts.request_model = first_str(attrs, sc.REQUEST_MODEL_KEYS)
@@ -211,11 +207,17 @@ def _json_object(value: Any) -> Mapping[str, Any] | None:
 
 
 def _session_id(span: RawSpan) -> str | None:
-    return (
-        first_id(span.attributes, sc.SESSION_ID_KEYS)
-        or first_id(span.scope.attributes, sc.SESSION_ID_KEYS)
-        or first_id(span.resource.attributes, sc.RESOURCE_SESSION_ID_KEYS)
-    )
+    return _identity(span, sc.SESSION_ID_KEYS, sc.RESOURCE_SESSION_ID_KEYS)
+
+
+def _identity(span: RawSpan, keys: tuple[str, ...], resource_keys: tuple[str, ...]) -> str | None:
+    """Span attributes, then the scope's, then the resource's (SEMCONV rule 1)."""
+    found = first_id(span.attributes, keys)
+    if found is None and span.scope.attributes:  # usually empty: skip the lookups
+        found = first_id(span.scope.attributes, keys)
+    if found is None and span.resource.attributes:
+        found = first_id(span.resource.attributes, resource_keys)
+    return found
 
 
 def _conversation_id(attrs: Mapping[str, Any]) -> str | None:
