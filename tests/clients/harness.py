@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from genai_prices import Usage, calc_price
 
@@ -197,8 +196,3 @@ def _flatten(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append(node)
         out.extend(_flatten(node["children"]))
     return out
-
-
-def get_json(server: RunningServer, path: str) -> Any:
-    with httpx.Client(base_url=server.url, timeout=30) as api:
-        return api.get(path).json()
