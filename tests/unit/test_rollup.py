@@ -134,7 +134,6 @@ def _two_llm_calls(first: dict[str, Any], second: dict[str, Any], *, start_s: fl
     ]
 
 
-@pytest.mark.xfail(reason="TraceAgg.models keeps arrival order, not call order", strict=True)
 def test_models_listed_in_call_order_whatever_the_arrival() -> None:
     spans = _two_llm_calls(
         {"gen_ai.request.model": "gpt-4o-mini"}, {"gen_ai.request.model": "gpt-4o"}, start_s=3, end_s=4
@@ -142,7 +141,6 @@ def test_models_listed_in_call_order_whatever_the_arrival() -> None:
     assert _aggregate(spans[::-1]).models == _aggregate(spans).models == ["gpt-4o-mini", "gpt-4o"]
 
 
-@pytest.mark.xfail(reason="TraceAgg._add_text keeps the first of two candidates that tie", strict=True)
 def test_tied_llm_calls_pick_the_same_input_whatever_the_arrival() -> None:
     spans = _two_llm_calls(
         {"gen_ai.request.model": "m", "input.value": "one"},
@@ -153,7 +151,6 @@ def test_tied_llm_calls_pick_the_same_input_whatever_the_arrival() -> None:
     assert _aggregate(spans).input_text == _aggregate(spans[::-1]).input_text
 
 
-@pytest.mark.xfail(reason="TraceAgg._add_usage takes the last-arriving of two LLM calls that end together", strict=True)
 def test_tied_llm_calls_give_the_same_context_tokens_whatever_the_arrival() -> None:
     spans = _two_llm_calls(
         {"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 1},

@@ -32,12 +32,16 @@ async def list_orphan_traces(
         )
     size = params.parse_limit(limit)
     position = params.decode_cursor(cursor, "orphans", 2)
-    after = (int(position[0]), params.parse_hex_id("cursor", str(position[1]), 16)) if position else None
+    after = None
+    if position is not None:
+        if not all(isinstance(p, int) for p in position):
+            raise params.bad_parameter("cursor", cursor, "the next_cursor value of a previous page, unchanged")
+        after = (position[0], position[1])
     rows = await run_in_threadpool(rt.store.list_orphan_traces, DEFAULT_PROJECT, size + 1, after)
     next_cursor = None
     if len(rows) > size:
         rows = rows[:size]
-        next_cursor = params.encode_cursor("orphans", (rows[-1]["start_ns"], rows[-1]["trace_id"]))
+        next_cursor = params.encode_cursor("orphans", (rows[-1]["start_ns"], rows[-1]["pk"]))
     return {
         "traces": [
             {

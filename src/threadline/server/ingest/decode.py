@@ -49,7 +49,12 @@ def any_value(value: AnyValue) -> Any:
 
 
 def attributes(kvs: Iterable[KeyValue]) -> Attributes:
-    return {kv.key: any_value(kv.value) for kv in kvs}
+    out: Attributes = {}
+    for kv in kvs:
+        value = kv.value
+        text = value.string_value  # most attributes are strings: one access instead of WhichOneof + getattr
+        out[kv.key] = text if text else any_value(value)
+    return out
 
 
 def decode_protobuf(body: bytes) -> DecodedBatch:
@@ -68,29 +73,37 @@ def decode_protobuf(body: bytes) -> DecodedBatch:
         for scope_spans in resource_spans.scope_spans:
             s = scope_spans.scope
             scope = Scope(s.name, s.version, attributes(s.attributes) if s.attributes else {})
+            append = batch.spans.append
             for span in scope_spans.spans:
                 trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
-                problem = _id_problem(trace_id, span_id, parent)
-                if problem:
-                    batch.reject(problem)
+                if (
+                    len(trace_id) != 16
+                    or len(span_id) != 8
+                    or (parent and len(parent) != 8)
+                    or not (any(trace_id) and any(span_id))
+                ):
+                    batch.reject(_id_problem(trace_id, span_id, parent) or "span with malformed ids")
                     continue
                 status = span.status
-                batch.spans.append(
+                events, links = span.events, span.links
+                append(
                     RawSpan(
-                        trace_id=trace_id,
-                        span_id=span_id,
-                        parent_span_id=parent if parent and parent != _ZERO_SPAN else None,
-                        name=span.name,
-                        kind=span.kind,
-                        start_ns=span.start_time_unix_nano,
-                        end_ns=span.end_time_unix_nano,
-                        status_code=status.code,
-                        status_message=status.message,
-                        attributes=attributes(span.attributes),
-                        events=[SpanEvent(e.name, e.time_unix_nano, attributes(e.attributes)) for e in span.events],
-                        resource=resource,
-                        scope=scope,
-                        links=[{"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()} for link in span.links],
+                        trace_id,
+                        span_id,
+                        parent if parent and parent != _ZERO_SPAN else None,
+                        span.name,
+                        span.kind,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        status.code,
+                        status.message,
+                        attributes(span.attributes),
+                        [SpanEvent(e.name, e.time_unix_nano, attributes(e.attributes)) for e in events]
+                        if events
+                        else [],
+                        resource,
+                        scope,
+                        [{"trace_id": k.trace_id.hex(), "span_id": k.span_id.hex()} for k in links] if links else [],
                     )
                 )
     return batch

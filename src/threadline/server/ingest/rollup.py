@@ -19,7 +19,7 @@ from threadline.server.ingest.records import RawSpan, SpanFacts
 SUMMARY_TEXT_LIMIT = 500
 """Characters of first input / last output kept on the session row (for lists and search)."""
 
-_NO_RANK = (99, 0)
+_NO_RANK: tuple[int, int, str] = (99, 0, "")
 _TEXT_RANKS = {"agent": 1, "llm": 2, "other": 3}
 """Where a turn's input and output come from: the root span first, then agents, LLM calls, others."""
 _STRUCTURED_PENALTY = 10
@@ -31,6 +31,8 @@ class TraceAgg:
     """Everything one trace contributes to its turn and session."""
 
     trace_id: bytes
+    pk: int = 0
+    """The store's key for this trace (handed out in arrival order)."""
     start_ns: int = 0
     end_ns: int = 0
     span_count: int = 0
@@ -56,14 +58,19 @@ class TraceAgg:
     error: bool = False
     error_message: str | None = None
     error_ns: int = 0
+    error_span: str = ""
     tool_error: bool = False
     input_text: str | None = None
-    input_rank: tuple[int, int] = _NO_RANK
+    input_rank: tuple[int, int, str] = _NO_RANK
     output_text: str | None = None
-    output_rank: tuple[int, int] = _NO_RANK
+    output_rank: tuple[int, int, str] = _NO_RANK
     last_llm_input_tokens: int | None = None
     last_llm_end_ns: int = 0
+    last_llm_span: str = ""
     models: list[str] = field(default_factory=list)
+    """Models called, in the order of their first call (ties by name)."""
+    model_starts: list[int] = field(default_factory=list)
+    """When each of ``models`` was first called."""
     seed: dict[str, Any] = field(default_factory=dict)
 
     def add(self, span: RawSpan, facts: SpanFacts) -> None:
@@ -114,12 +121,13 @@ class TraceAgg:
         # A log-type span's usage belongs to the call it reports on: counted once, not as a call.
         if is_call:
             self.llm_call_count += 1
-            model = facts.model
-            if model and model not in self.models:
-                self.models.append(model)
-            if facts.input_tokens is not None and span.end_ns >= self.last_llm_end_ns:
-                self.last_llm_input_tokens = facts.input_tokens
-                self.last_llm_end_ns = span.end_ns
+            if facts.model:
+                self._add_model(facts.model, span.start_ns)
+            if facts.input_tokens is not None:
+                latest = (span.end_ns, span.span_id.hex())
+                if latest > (self.last_llm_end_ns, self.last_llm_span):
+                    self.last_llm_input_tokens = facts.input_tokens
+                    self.last_llm_end_ns, self.last_llm_span = latest
         self.input_tokens += facts.input_tokens or 0
         self.output_tokens += facts.output_tokens or 0
         self.cache_read_tokens += facts.cache_read_tokens or 0
@@ -134,6 +142,19 @@ class TraceAgg:
         elif is_call:
             self.unpriced_calls += 1
 
+    def _add_model(self, model: str, start_ns: int) -> None:
+        models, starts = self.models, self.model_starts
+        if model in models:
+            index = models.index(model)
+            if start_ns >= starts[index]:
+                return
+            del models[index], starts[index]
+        position = 0
+        while position < len(models) and (starts[position], models[position]) <= (start_ns, model):
+            position += 1
+        models.insert(position, model)
+        starts.insert(position, start_ns)
+
     def _add_error(self, span: RawSpan, facts: SpanFacts) -> None:
         if not facts.error:
             return
@@ -141,9 +162,10 @@ class TraceAgg:
         if facts.category == "tool":
             self.tool_error = True
             return
-        if not self.error or span.start_ns < self.error_ns:
+        if not self.error or (span.start_ns, span.span_id.hex()) < (self.error_ns, self.error_span):
             self.error_message = facts.error_message
             self.error_ns = span.start_ns
+            self.error_span = span.span_id.hex()
         self.error = True
 
     def _add_text(self, span: RawSpan, facts: SpanFacts, is_root: bool) -> None:
@@ -152,12 +174,12 @@ class TraceAgg:
         rank = 0 if is_root else _TEXT_RANKS.get(facts.category, 3)
         value = facts.input_text
         if value:
-            candidate = (rank + _structured(value), span.start_ns)
+            candidate = (rank + _structured(value), span.start_ns, span.span_id.hex())
             if candidate < self.input_rank:
                 self.input_text, self.input_rank = value, candidate
         value = facts.output_text
         if value:
-            candidate = (rank + _structured(value), -max(span.end_ns, span.start_ns))
+            candidate = (rank + _structured(value), -max(span.end_ns, span.start_ns), span.span_id.hex())
             if candidate < self.output_rank:
                 self.output_text, self.output_rank = value, candidate
 
@@ -231,15 +253,42 @@ def cost_source(given: int, computed: int) -> str | None:
     return "computed" if computed else None
 
 
+SUMMED = (
+    "span_count",
+    "llm_call_count",
+    "tool_call_count",
+    "agent_run_count",
+    "error_span_count",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "priced_given",
+    "priced_computed",
+    "unpriced_calls",
+)
+"""Counters that traces, turns and sessions share and that add up."""
+
+
+def _sums(items: Sequence[TraceAgg] | Sequence[TurnRollup]) -> dict[str, Any]:
+    totals = {name: getattr(items[0], name) for name in SUMMED}
+    for item in items[1:]:
+        for name in SUMMED:
+            totals[name] += getattr(item, name)
+    return totals
+
+
 def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Sequence[TraceAgg] = ()) -> TurnRollup:
     """One turn from the traces that make it up, plus the attributes of session events naming it.
 
     Numbered later, by ``SessionState``.
     """
-    ordered = sorted(traces, key=lambda t: (t.start_ns, t.trace_id))
+    ordered = traces if len(traces) == 1 else sorted(traces, key=lambda t: (t.start_ns, t.trace_id))
     best_in = min(ordered, key=lambda t: t.input_rank)
     best_out = min(ordered, key=lambda t: t.output_rank)
-    errored = [t for t in ordered if t.error]
+    errored = next((t for t in ordered if t.error), None)
     seed: dict[str, Any] = {}
     models: list[str] = []
     for trace in ordered:
@@ -247,7 +296,7 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
         models.extend(m for m in trace.models if m not in models)
     for event in sorted(events, key=lambda t: t.start_ns):
         seed.update(event.seed)
-    last_llm = max(ordered, key=lambda t: t.last_llm_end_ns)
+    last_llm = max(ordered, key=lambda t: (t.last_llm_end_ns, t.last_llm_span))
     context = as_int(seed.get(sc.CONVERSATION_CONTEXT_TOKENS))
     if context is None:
         context = as_int(seed.get(sc.CONTEXT_CURRENT_TOKENS))
@@ -261,22 +310,9 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
         start_ns=min(t.start_ns for t in ordered),
         end_ns=max(t.end_ns for t in ordered),
         user_id=next((t.user_id for t in ordered if t.user_id), None),
-        span_count=sum(t.span_count for t in ordered),
-        llm_call_count=sum(t.llm_call_count for t in ordered),
-        tool_call_count=sum(t.tool_call_count for t in ordered),
-        agent_run_count=sum(t.agent_run_count for t in ordered),
-        error_span_count=sum(t.error_span_count for t in ordered),
-        input_tokens=sum(t.input_tokens for t in ordered),
-        output_tokens=sum(t.output_tokens for t in ordered),
-        cache_read_tokens=sum(t.cache_read_tokens for t in ordered),
-        cache_write_tokens=sum(t.cache_write_tokens for t in ordered),
-        reasoning_tokens=sum(t.reasoning_tokens for t in ordered),
-        cost_usd=sum(t.cost_usd for t in ordered),
-        priced_given=sum(t.priced_given for t in ordered),
-        priced_computed=sum(t.priced_computed for t in ordered),
-        unpriced_calls=sum(t.unpriced_calls for t in ordered),
-        error=bool(errored),
-        error_message=errored[0].error_message if errored else None,
+        **_sums(ordered),
+        error=errored is not None,
+        error_message=errored.error_message if errored is not None else None,
         tool_error=any(t.tool_error for t in ordered),
         input_trace_id=best_in.trace_id if best_in.input_text else None,
         input_text=best_in.input_text,
@@ -328,37 +364,47 @@ def fold_session(turns: list[TurnRollup], events: Sequence[TraceAgg]) -> Session
     """One session from its turns (ordered by start time) and its session events."""
     models: list[str] = []
     attributes: dict[str, Any] = {}
+    first_ns, last_ns = turns[0].start_ns, turns[0].end_ns
+    user_id = None
+    errored = 0
     for turn in turns:
-        models.extend(m for m in turn.models if m not in models)
-        attributes.update({k: v for k, v in turn.attributes.items() if k.startswith(_SESSION_SEED)})
+        if turn.models:
+            models.extend(m for m in turn.models if m not in models)
+        if turn.attributes:
+            attributes.update({k: v for k, v in turn.attributes.items() if k.startswith(_SESSION_SEED)})
+        first_ns = min(first_ns, turn.start_ns)
+        last_ns = max(last_ns, turn.end_ns)
+        user_id = user_id or turn.user_id
+        errored += turn.error
     for event in sorted(events, key=lambda t: t.start_ns):
         attributes.update({k: v for k, v in event.seed.items() if k.startswith(_SESSION_SEED)})
-    given = sum(t.priced_given for t in turns)
-    computed = sum(t.priced_computed for t in turns)
+        first_ns = min(first_ns, event.start_ns)
+        last_ns = max(last_ns, event.end_ns)
+        user_id = user_id or event.user_id
+    sums = _sums(turns)
     first_turn = min(turns, key=lambda t: (t.number, t.start_ns))
-    last_turn = turns[-1]
-    user_ids = [t.user_id for t in turns] + [e.user_id for e in events]
+    priced = sums["priced_given"] or sums["priced_computed"]
     return SessionRollup(
-        user_id=next((u for u in user_ids if u), None),
-        first_ns=min([t.start_ns for t in turns] + [e.start_ns for e in events]),
-        last_ns=max([t.end_ns for t in turns] + [e.end_ns for e in events]),
+        user_id=user_id,
+        first_ns=first_ns,
+        last_ns=last_ns,
         turn_count=len(turns),
         trace_count=sum(len(t.trace_ids) for t in turns) + len(events),
-        span_count=sum(t.span_count for t in turns) + sum(e.span_count for e in events),
-        llm_call_count=sum(t.llm_call_count for t in turns),
-        tool_call_count=sum(t.tool_call_count for t in turns),
-        error_count=sum(t.error_span_count for t in turns),
-        errored_turn_count=sum(1 for t in turns if t.error),
-        input_tokens=sum(t.input_tokens for t in turns),
-        output_tokens=sum(t.output_tokens for t in turns),
-        cache_read_tokens=sum(t.cache_read_tokens for t in turns),
-        cache_write_tokens=sum(t.cache_write_tokens for t in turns),
-        reasoning_tokens=sum(t.reasoning_tokens for t in turns),
-        cost_usd=sum(t.cost_usd for t in turns) if given or computed else None,
-        cost_source=cost_source(given, computed),
-        unpriced_calls=sum(t.unpriced_calls for t in turns),
+        span_count=sums["span_count"] + sum(e.span_count for e in events),
+        llm_call_count=sums["llm_call_count"],
+        tool_call_count=sums["tool_call_count"],
+        error_count=sums["error_span_count"],
+        errored_turn_count=errored,
+        input_tokens=sums["input_tokens"],
+        output_tokens=sums["output_tokens"],
+        cache_read_tokens=sums["cache_read_tokens"],
+        cache_write_tokens=sums["cache_write_tokens"],
+        reasoning_tokens=sums["reasoning_tokens"],
+        cost_usd=sums["cost_usd"] if priced else None,
+        cost_source=cost_source(sums["priced_given"], sums["priced_computed"]),
+        unpriced_calls=sums["unpriced_calls"],
         first_input=_summary(first_turn.input_text),
-        last_output=_summary(last_turn.output_text),
+        last_output=_summary(turns[-1].output_text),
         models=models,
         attributes=attributes,
     )

@@ -6,7 +6,7 @@ a trace split over two requests), the whole trace is adopted by that session. On
 session it keeps it. Duplicate spans (client retries) are dropped.
 
 ``Stitcher`` runs on the writer thread only. It caches session states and trace homes between batches;
-the caches mirror what the current transaction wrote, and are dropped if a transaction fails.
+the caches mirror what the transactions wrote, and are dropped if a transaction fails.
 """
 
 from __future__ import annotations
@@ -19,10 +19,21 @@ from typing import Generic, TypeVar
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, SpanEvent
 from threadline.server.ingest.rollup import SessionRollup, SessionState, TraceAgg
-from threadline.server.store.base import CounterDelta, IngestTransaction, SpanItem, UserDelta
+from threadline.server.store.base import (
+    CounterDelta,
+    IngestTransaction,
+    SessionWrite,
+    SpanItem,
+    StoredSpan,
+    TraceHome,
+    UserDelta,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+Prepare = Callable[[Sequence[RawSpan]], list[SpanItem]]
+"""Normalize and price decoded spans (``Preparer.prepare``)."""
 
 
 class LruCache(Generic[K, V]):
@@ -61,42 +72,56 @@ class ChangeSet:
     duplicates: int = 0
 
 
-_ORPHAN = -1
-"""Cache marker for a stored trace that has no session."""
+@dataclass(slots=True)
+class _Session:
+    """A cached session state and what the store holds for it."""
+
+    state: SessionState
+    is_new: bool = False
+    written: SessionRollup | None = None
+    """The rollup this writer last wrote (None: not known, write every column)."""
 
 
-Prepare = Callable[[Sequence[RawSpan]], list[SpanItem]]
-"""Normalize and price decoded spans (``Preparer.prepare``)."""
+@dataclass(slots=True)
+class _Batch:
+    """What one ``apply`` accumulates before writing."""
+
+    counters: CounterDelta = field(default_factory=CounterDelta)
+    spans: list[StoredSpan] = field(default_factory=list)
+    traces: list[tuple[TraceAgg, int | None, bool]] = field(default_factory=list)
+    touched: dict[int, tuple[_Session, SessionRollup | None]] = field(default_factory=dict)
 
 
 class Stitcher:
     def __init__(self, prepare: Prepare, session_cache: int = 4096, trace_cache: int = 100_000) -> None:
         self._prepare = prepare
         self._logs_stored: dict[int, bool] = {}
-        self._sessions: LruCache[tuple[int, str], SessionState] = LruCache(session_cache)
-        self._session_ids: dict[int, tuple[int, str]] = {}
-        self._homes: LruCache[tuple[int, bytes], int] = LruCache(trace_cache)
+        self._sessions: LruCache[tuple[int, str], _Session] = LruCache(session_cache)
+        self._session_keys: dict[int, tuple[int, str]] = {}
+        self._homes: LruCache[tuple[int, bytes], TraceHome] = LruCache(trace_cache)
         self._known_users: LruCache[tuple[int, str], bool] = LruCache(trace_cache)
 
     def reset(self) -> None:
         """Forget everything cached (after a failed transaction)."""
         self._logs_stored.clear()
         self._sessions.clear()
-        self._session_ids.clear()
+        self._session_keys.clear()
         self._homes.clear()
         self._known_users.clear()
 
     def forget_session(self, project_id: int, session_id: str, trace_ids: Sequence[bytes]) -> None:
         """Drop a deleted session (and its traces) from the caches."""
-        state = self._sessions.get((project_id, session_id))
-        if state is not None:
-            self._session_ids.pop(state.pk, None)
+        cached = self._sessions.get((project_id, session_id))
+        if cached is not None:
+            self._session_keys.pop(cached.state.pk, None)
         self._sessions.pop((project_id, session_id))
         for trace_id in trace_ids:
             self._homes.pop((project_id, trace_id))
 
     def forget_user(self, project_id: int, user_id: str) -> None:
         self._known_users.pop((project_id, user_id))
+
+    # --- spans -----------------------------------------------------------------------------------
 
     def apply(self, txn: IngestTransaction, project_id: int, items: Sequence[SpanItem]) -> ChangeSet:
         """Store one batch of spans and fold them into traces, turns, sessions and users."""
@@ -107,81 +132,116 @@ class Stitcher:
         if self._has_logs(txn, project_id):
             for trace_id in txn.log_event_traces(project_id, list(by_trace)):
                 by_trace[trace_id] = self._with_log_events(txn, project_id, trace_id, by_trace[trace_id])
-        changes = ChangeSet()
-        counters = CounterDelta()
-        fresh: list[SpanItem] = []
-        touched: dict[int, tuple[SessionState, SessionRollup | None]] = {}
-        trace_rows: list[tuple[TraceAgg, int | None]] = []
-
+        batch = _Batch()
         for trace_id, group in by_trace.items():
-            home = homes.get(trace_id)
-            group = self._dedupe(txn, project_id, trace_id, group, known=home is not None)
-            if not group:
-                continue
-            fresh.extend(group)
-            session_id = _named_session(group)
-            if home is None:
-                agg = TraceAgg(trace_id)
-                counters.trace_count += 1
-            else:
-                agg = self._trace_agg(txn, project_id, trace_id, home)
-            for span, facts in group:
-                agg.add(span, facts)
-            if home is not None and home != _ORPHAN:
-                state = self._session_by_pk(txn, project_id, home)
-            elif session_id is not None:
-                state = self._session(txn, project_id, session_id, counters)
-                if home == _ORPHAN:
-                    counters.orphan_trace_count -= 1
-            else:
-                if home is None:
-                    counters.orphan_trace_count += 1
-                self._homes.put((project_id, trace_id), _ORPHAN)
-                trace_rows.append((agg, None))
-                continue
-            touched.setdefault(state.pk, (state, state.rollup))
-            state.update(agg)
-            self._homes.put((project_id, trace_id), state.pk)
-            trace_rows.append((agg, state.pk))
-
-        changes.duplicates = len(items) - len(fresh)
-        changes.spans_stored = len(fresh)
-        counters.span_count = len(fresh)
-        txn.insert_spans(project_id, fresh)
-        txn.save_traces(project_id, trace_rows)
-        for state, before in touched.values():
-            self._save_session(txn, project_id, state, before, counters)
-            changes.sessions.add(state.session_id)
-        txn.add_counters(project_id, counters)
+            self._add_trace(txn, project_id, trace_id, group, homes.get(trace_id), batch)
+        changes = ChangeSet(spans_stored=len(batch.spans), duplicates=len(items) - len(batch.spans))
+        batch.counters.span_count = len(batch.spans)
+        txn.insert_spans(batch.spans)
+        self._flush(txn, project_id, batch, changes)
         return changes
+
+    def _add_trace(
+        self,
+        txn: IngestTransaction,
+        project_id: int,
+        trace_id: bytes,
+        group: list[SpanItem],
+        home: TraceHome | None,
+        batch: _Batch,
+    ) -> None:
+        seen = txn.stored_span_ids(home[0]) if home is not None else set()
+        fresh = []
+        for item in group:
+            if item[0].span_id not in seen:
+                seen.add(item[0].span_id)
+                fresh.append(item)
+        if not fresh:
+            return
+        group = fresh
+        if home is None:
+            agg = TraceAgg(trace_id, txn.new_trace_pk())
+            batch.counters.trace_count += 1
+        else:
+            agg = self._trace_agg(txn, project_id, trace_id, home)
+        for span, facts in group:
+            agg.add(span, facts)
+            batch.spans.append((agg.pk, span, facts))
+        session_pk = home[1] if home is not None else None
+        if session_pk is not None:
+            cached = self._session_by_pk(txn, project_id, session_pk)
+        else:
+            session_id = _named_session(group)
+            if session_id is None:  # still an orphan
+                batch.counters.orphan_trace_count += home is None
+                self._homes.put((project_id, trace_id), (agg.pk, None))
+                batch.traces.append((agg, None, home is None))
+                return
+            cached = self._session(txn, project_id, session_id, batch.counters)
+            batch.counters.orphan_trace_count -= home is not None  # an orphan adopted
+        self._attach(cached, agg, batch)
+        self._homes.put((project_id, trace_id), (agg.pk, cached.state.pk))
+        batch.traces.append((agg, cached.state.pk, home is None))
+
+    @staticmethod
+    def _attach(cached: _Session, agg: TraceAgg, batch: _Batch) -> None:
+        batch.touched.setdefault(cached.state.pk, (cached, cached.state.rollup))
+        cached.state.update(agg)
+
+    def _flush(self, txn: IngestTransaction, project_id: int, batch: _Batch, changes: ChangeSet) -> None:
+        txn.save_traces(project_id, batch.traces)
+        writes: list[SessionWrite] = []
+        users: dict[str, UserDelta] = {}
+        for cached, before in batch.touched.values():
+            state = cached.state
+            changed, removed = state.refresh()
+            after = state.rollup
+            if after is None:
+                continue
+            writes.append(
+                SessionWrite(state.pk, state.session_id, cached.is_new, cached.written, after, changed, removed)
+            )
+            cached.is_new = False
+            cached.written = after
+            changes.sessions.add(state.session_id)
+            for user_id, delta in user_deltas(before, after):
+                users[user_id] = _add_deltas(users[user_id], delta) if user_id in users else delta
+        txn.save_sessions(project_id, writes)
+        self._count_new_users(txn, project_id, users, batch.counters)
+        txn.add_users(project_id, list(users.items()))
+        txn.add_counters(project_id, batch.counters)
+
+    def _count_new_users(
+        self, txn: IngestTransaction, project_id: int, users: dict[str, UserDelta], counters: CounterDelta
+    ) -> None:
+        unknown = [u for u, d in users.items() if d.session_count > 0 and (project_id, u) not in self._known_users]
+        existing = txn.existing_users(project_id, unknown) if unknown else set()
+        counters.user_count += len(unknown) - len(existing)
+        for user_id in users:
+            self._known_users.put((project_id, user_id), True)
+
+    # --- GenAI log events ------------------------------------------------------------------------
 
     def attach_log_events(self, txn: IngestTransaction, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
         """Store GenAI log events; traces already stored are folded again with them."""
         txn.store_log_events(project_id, events)
         self._logs_stored[project_id] = True
-        changes = ChangeSet()
         trace_ids = list(dict.fromkeys(e.trace_id for e in events))
         homes = self._homes_of(txn, project_id, trace_ids)
-        counters = CounterDelta()
+        batch = _Batch()
         for trace_id in trace_ids:
             home = homes.get(trace_id)
             if home is None:
                 continue  # its spans will pick the events up when they arrive
-            spans = txn.stored_spans(project_id, trace_id)
-            items = self._with_log_events(txn, project_id, trace_id, [(s, None) for s in spans])
-            agg = TraceAgg(trace_id)
-            for span, facts in items:
+            spans = txn.stored_spans(home[0])
+            agg = TraceAgg(trace_id, home[0])
+            for span, facts in self._with_log_events(txn, project_id, trace_id, [(s, None) for s in spans]):
                 agg.add(span, facts)
-            if home == _ORPHAN:
-                txn.save_traces(project_id, [(agg, None)])
-                continue
-            state = self._session_by_pk(txn, project_id, home)
-            before = state.rollup
-            state.update(agg)
-            txn.save_traces(project_id, [(agg, state.pk)])
-            self._save_session(txn, project_id, state, before, counters)
-            changes.sessions.add(state.session_id)
-        txn.add_counters(project_id, counters)
+            if home[1] is not None:
+                self._attach(self._session_by_pk(txn, project_id, home[1]), agg, batch)
+            batch.traces.append((agg, home[1], False))
+        changes = ChangeSet()
+        self._flush(txn, project_id, batch, changes)
         return changes
 
     def _has_logs(self, txn: IngestTransaction, project_id: int) -> bool:
@@ -208,8 +268,8 @@ class Stitcher:
 
     # --- lookups (cache first) -------------------------------------------------------------------
 
-    def _homes_of(self, txn: IngestTransaction, project_id: int, trace_ids: list[bytes]) -> dict[bytes, int]:
-        homes: dict[bytes, int] = {}
+    def _homes_of(self, txn: IngestTransaction, project_id: int, trace_ids: list[bytes]) -> dict[bytes, TraceHome]:
+        homes: dict[bytes, TraceHome] = {}
         missing: list[bytes] = []
         for trace_id in trace_ids:
             home = self._homes.get((project_id, trace_id))
@@ -218,86 +278,48 @@ class Stitcher:
             else:
                 homes[trace_id] = home
         if missing:
-            for trace_id, session_pk in txn.trace_homes(project_id, missing).items():
-                homes[trace_id] = _ORPHAN if session_pk is None else session_pk
+            homes.update(txn.trace_homes(project_id, missing))
         return homes
 
-    def _dedupe(
-        self, txn: IngestTransaction, project_id: int, trace_id: bytes, group: list[SpanItem], *, known: bool
-    ) -> list[SpanItem]:
-        seen = txn.stored_span_ids(project_id, trace_id) if known else set()
-        kept = []
-        for item in group:
-            span_id = item[0].span_id
-            if span_id not in seen:
-                seen.add(span_id)
-                kept.append(item)
-        return kept
-
-    def _trace_agg(self, txn: IngestTransaction, project_id: int, trace_id: bytes, home: int) -> TraceAgg:
-        if home != _ORPHAN:
-            state = self._session_by_pk(txn, project_id, home)
-            agg = state.traces.get(trace_id)
+    def _trace_agg(self, txn: IngestTransaction, project_id: int, trace_id: bytes, home: TraceHome) -> TraceAgg:
+        trace_pk, session_pk = home
+        if session_pk is not None:
+            agg = self._session_by_pk(txn, project_id, session_pk).state.traces.get(trace_id)
             if agg is not None:
                 return agg
-        return txn.load_trace(project_id, trace_id)
+        return txn.load_trace(trace_pk)
 
-    def _session(
-        self, txn: IngestTransaction, project_id: int, session_id: str, counters: CounterDelta
-    ) -> SessionState:
-        key = (project_id, session_id)
-        state = self._sessions.get(key)
-        if state is None:
+    def _session(self, txn: IngestTransaction, project_id: int, session_id: str, counters: CounterDelta) -> _Session:
+        cached = self._sessions.get((project_id, session_id))
+        if cached is None:
             loaded = txn.load_session(project_id, session_id)
             if loaded is None:
-                state = SessionState(txn.new_session_pk(), session_id)
+                cached = _Session(SessionState(txn.new_session_pk(), session_id), is_new=True)
                 counters.session_count += 1
             else:
                 state = SessionState(loaded.pk, session_id, loaded.traces)
                 state.refresh()
-            self._remember(project_id, state)
-        return state
+                cached = _Session(state)
+            self._remember(project_id, cached)
+        return cached
 
-    def _session_by_pk(self, txn: IngestTransaction, project_id: int, pk: int) -> SessionState:
-        key = self._session_ids.get(pk)
-        state = self._sessions.get(key) if key is not None else None
-        if state is None:
+    def _session_by_pk(self, txn: IngestTransaction, project_id: int, pk: int) -> _Session:
+        key = self._session_keys.get(pk)
+        cached = self._sessions.get(key) if key is not None else None
+        if cached is None:
             loaded = txn.load_session_by_pk(pk)
             state = SessionState(loaded.pk, loaded.session_id, loaded.traces)
             state.refresh()
-            self._remember(project_id, state)
-        return state
+            cached = _Session(state)
+            self._remember(project_id, cached)
+        return cached
 
-    def _remember(self, project_id: int, state: SessionState) -> None:
-        self._sessions.put((project_id, state.session_id), state)
-        self._session_ids[state.pk] = (project_id, state.session_id)
-        if len(self._session_ids) > 2 * self._sessions.capacity:
-            live = {pk: k for pk, k in self._session_ids.items() if k in self._sessions}
-            self._session_ids = live
-
-    # --- writes ----------------------------------------------------------------------------------
-
-    def _save_session(
-        self,
-        txn: IngestTransaction,
-        project_id: int,
-        state: SessionState,
-        before: SessionRollup | None,
-        counters: CounterDelta,
-    ) -> None:
-        changed, removed = state.refresh()
-        after = state.rollup
-        if after is None:
-            return
-        txn.save_session(project_id, state.pk, state.session_id, after, changed, removed)
-        for user_id, delta in user_deltas(before, after):
-            if delta.session_count > 0 and not self._user_known(txn, project_id, user_id):
-                counters.user_count += 1
-            txn.add_user(project_id, user_id, delta)
-            self._known_users.put((project_id, user_id), True)
-
-    def _user_known(self, txn: IngestTransaction, project_id: int, user_id: str) -> bool:
-        return (project_id, user_id) in self._known_users or txn.user_exists(project_id, user_id)
+    def _remember(self, project_id: int, cached: _Session) -> None:
+        key = (project_id, cached.state.session_id)
+        self._sessions.put(key, cached)
+        self._session_keys[cached.state.pk] = key
+        if len(self._session_keys) > 2 * self._sessions.capacity:
+            self._session_keys = {pk: k for pk, k in self._session_keys.items() if k in self._sessions}
 
 
 def _named_session(group: list[SpanItem]) -> str | None:
@@ -332,6 +354,22 @@ def user_deltas(before: SessionRollup | None, after: SessionRollup) -> list[tupl
             delta.cost_usd = (delta.cost_usd or 0.0) + undo.cost_usd
     deltas.append((after.user_id, delta))
     return deltas
+
+
+def _add_deltas(a: UserDelta, b: UserDelta) -> UserDelta:
+    """Two changes to one user's rollup, as one."""
+    costs = [c for c in (a.cost_usd, b.cost_usd) if c is not None]
+    return UserDelta(
+        session_count=a.session_count + b.session_count,
+        turn_count=a.turn_count + b.turn_count,
+        trace_count=a.trace_count + b.trace_count,
+        error_count=a.error_count + b.error_count,
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cost_usd=sum(costs) if costs else None,
+        first_ns=min(a.first_ns, b.first_ns),
+        last_ns=max(a.last_ns, b.last_ns),
+    )
 
 
 def _contribution(rollup: SessionRollup, *, sign: int) -> UserDelta:

@@ -17,6 +17,7 @@ from threadline.server.ingest.records import RawSpan, SpanFacts
 from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
 
 SpanItem = tuple[RawSpan, SpanFacts]
+"""A decoded span and what it means."""
 
 
 @dataclass(slots=True)
@@ -50,16 +51,45 @@ class CounterDelta:
     user_count: int = 0
 
 
-class IngestTransaction(Protocol):
-    """Storage as the stitcher sees it, inside one write transaction."""
+@dataclass(slots=True)
+class SessionWrite:
+    """One session's changes in a batch."""
 
-    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, int | None]:
-        """For each already-stored trace: its session pk, or ``None`` for an orphan trace."""
+    pk: int
+    session_id: str
+    is_new: bool
+    before: SessionRollup | None
+    """What the writer last wrote for the session (only changed columns are written), or None when unknown."""
+    after: SessionRollup
+    changed_turns: Sequence[TurnRollup]
+    removed_turns: Sequence[TurnId]
+
+
+TraceHome = tuple[int, int | None]
+"""A stored trace's key and its session's key (``None``: an orphan trace)."""
+
+StoredSpan = tuple[int, RawSpan, SpanFacts]
+"""A span to store, with the key of its trace."""
+
+
+class IngestTransaction(Protocol):
+    """Storage as the stitcher sees it, inside one write transaction.
+
+    The backend hands out integer keys for sessions and traces in arrival order
+    (``new_session_pk``, ``new_trace_pk``), so that inserts append.
+    """
+
+    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, TraceHome]:
+        """The already-stored traces among ``trace_ids``."""
         ...
 
-    def load_trace(self, project_id: int, trace_id: bytes) -> TraceAgg: ...
+    def load_trace(self, trace_pk: int) -> TraceAgg: ...
 
-    def stored_span_ids(self, project_id: int, trace_id: bytes) -> set[bytes]: ...
+    def stored_span_ids(self, trace_pk: int) -> set[bytes]: ...
+
+    def stored_spans(self, trace_pk: int) -> list[RawSpan]:
+        """Every stored span of a trace, as decoded (to fold a trace again from scratch)."""
+        ...
 
     def load_session(self, project_id: int, session_id: str) -> LoadedSession | None: ...
 
@@ -67,25 +97,21 @@ class IngestTransaction(Protocol):
 
     def new_session_pk(self) -> int: ...
 
-    def user_exists(self, project_id: int, user_id: str) -> bool: ...
+    def new_trace_pk(self) -> int: ...
 
-    def insert_spans(self, project_id: int, items: Sequence[SpanItem]) -> None: ...
+    def insert_spans(self, spans: Sequence[StoredSpan]) -> None: ...
 
-    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None]]) -> None:
-        """Upsert trace aggregates with their session pk (``None``: orphan)."""
+    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None, bool]]) -> None:
+        """Insert (``True``: new) or update trace aggregates, with their session key (``None``: orphan)."""
         ...
 
-    def save_session(
-        self,
-        project_id: int,
-        pk: int,
-        session_id: str,
-        rollup: SessionRollup,
-        changed_turns: Sequence[TurnRollup],
-        removed_turns: Sequence[TurnId],
-    ) -> None: ...
+    def save_sessions(self, project_id: int, writes: Sequence[SessionWrite]) -> None:
+        """Insert or update session rows and write their changed turns."""
+        ...
 
-    def add_user(self, project_id: int, user_id: str, delta: UserDelta) -> None: ...
+    def existing_users(self, project_id: int, user_ids: Sequence[str]) -> set[str]: ...
+
+    def add_users(self, project_id: int, deltas: Sequence[tuple[str, UserDelta]]) -> None: ...
 
     def add_counters(self, project_id: int, delta: CounterDelta) -> None: ...
 
@@ -100,10 +126,6 @@ class IngestTransaction(Protocol):
         ...
 
     def log_events(self, project_id: int, trace_id: bytes) -> list[LogEvent]: ...
-
-    def stored_spans(self, project_id: int, trace_id: bytes) -> list[RawSpan]:
-        """Every stored span of a trace, as decoded (to fold a trace again from scratch)."""
-        ...
 
 
 Ordering = Literal[
@@ -182,7 +204,7 @@ class Store(Protocol):
         ...
 
     def list_orphan_traces(
-        self, project_id: int, limit: int, after: tuple[int, bytes] | None
+        self, project_id: int, limit: int, after: tuple[int, int] | None
     ) -> list[dict[str, Any]]: ...
 
     def stats(self, project_id: int) -> Stats: ...

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import fields
 from typing import Any
 
@@ -11,9 +10,6 @@ import orjson
 
 from threadline.server.ingest.records import RawSpan, Resource, Scope, SpanEvent
 from threadline.server.ingest.rollup import TraceAgg
-
-COMPRESS_OVER = 2048
-"""Span bodies longer than this (bytes of JSON) are stored zlib-compressed."""
 
 
 def encode_body(span: RawSpan) -> bytes:
@@ -28,15 +24,10 @@ def encode_body(span: RawSpan) -> bytes:
     scope = span.scope
     if scope.name or scope.version or scope.attributes:
         doc["s"] = [scope.name, scope.version, scope.attributes] if scope.attributes else [scope.name, scope.version]
-    body = orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
-    if len(body) > COMPRESS_OVER:
-        return zlib.compress(body, 1)
-    return body
+    return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
 
 
 def decode_body(body: bytes) -> dict[str, Any]:
-    if body[:1] != b"{":
-        body = zlib.decompress(body)
     doc: dict[str, Any] = orjson.loads(body)
     return doc
 
@@ -94,8 +85,8 @@ def encode_trace(agg: TraceAgg) -> tuple[Any, ...]:
     return (*(getattr(agg, name) for name in TRACE_COLUMNS), blob)
 
 
-def decode_trace(trace_id: bytes, columns: tuple[Any, ...], blob: bytes) -> TraceAgg:
-    agg = TraceAgg(trace_id)
+def decode_trace(pk: int, trace_id: bytes, columns: tuple[Any, ...], blob: bytes) -> TraceAgg:
+    agg = TraceAgg(trace_id, pk)
     for name, value in zip(TRACE_COLUMNS, columns, strict=True):
         setattr(agg, name, value)
     for name, value in orjson.loads(blob).items():

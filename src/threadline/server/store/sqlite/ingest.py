@@ -1,42 +1,62 @@
-"""The SQLite side of ``IngestTransaction``: what the stitcher reads and writes in one transaction."""
+"""The SQLite side of ``IngestTransaction``: what the stitcher reads and writes in one transaction.
+
+Writes are shaped for speed: keys handed out in arrival order (inserts append), new rows inserted and
+existing rows updated in place (never delete-and-reinsert), sessions updating only the columns that
+changed (each indexed column costs an index update).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, Resource
-from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
-from threadline.server.store.base import CounterDelta, LoadedSession, SpanItem, UserDelta, chunks
+from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnRollup
+from threadline.server.store.base import (
+    CounterDelta,
+    LoadedSession,
+    SessionWrite,
+    StoredSpan,
+    TraceHome,
+    UserDelta,
+    chunks,
+)
 from threadline.server.store.sqlite import codec
 
-_TRACE_SELECT = "SELECT trace_id, " + ", ".join(codec.TRACE_COLUMNS) + ", agg FROM traces "
+_NON_STR = orjson.OPT_NON_STR_KEYS
+_IN_CHUNK = 500
+_TRACE_SELECT = "SELECT pk, trace_id, " + ", ".join(codec.TRACE_COLUMNS) + ", agg FROM traces "
 _SPAN_INSERT = (
-    "INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, category, start_ns, end_ns, "
-    "status_code, cost_usd, cost_source, resource_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO spans (trace_pk, span_id, parent_span_id, name, kind, category, start_ns, end_ns, status_code, "
+    "cost_usd, cost_source, resource_id, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_TRACE_UPSERT = (
-    "INSERT OR REPLACE INTO traces (project_id, trace_id, session_pk, "
+_TRACE_INSERT = (
+    "INSERT INTO traces (pk, project_id, trace_id, session_pk, "
     + ", ".join(codec.TRACE_COLUMNS)
-    + ", agg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    + ", agg) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_SESSION_UPSERT = """
-INSERT OR REPLACE INTO sessions (
-    pk, project_id, session_id, user_id, first_ns, last_ns, duration_ns, turn_count, trace_count, span_count,
-    llm_call_count, tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, total_tokens,
-    cache_read_tokens, cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls,
-    first_input, last_output, models, attributes
-) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-"""
+_TRACE_UPDATE = (
+    "UPDATE traces SET session_pk = ?, " + ", ".join(f"{c} = ?" for c in codec.TRACE_COLUMNS) + ", agg = ? WHERE pk = ?"
+)
 _TURN_UPSERT = """
-INSERT OR REPLACE INTO turns (
+INSERT INTO turns (
     session_pk, conversation_id, turn_key, turn_number, trace_ids, start_ns, end_ns, span_count, llm_call_count,
     tool_call_count, agent_run_count, input_tokens, output_tokens, total_cost_usd, cost_source, error,
     error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes
 ) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (session_pk, conversation_id, turn_key) DO UPDATE SET
+    turn_number = excluded.turn_number, trace_ids = excluded.trace_ids, start_ns = excluded.start_ns,
+    end_ns = excluded.end_ns, span_count = excluded.span_count, llm_call_count = excluded.llm_call_count,
+    tool_call_count = excluded.tool_call_count, agent_run_count = excluded.agent_run_count,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    total_cost_usd = excluded.total_cost_usd, cost_source = excluded.cost_source, error = excluded.error,
+    error_message = excluded.error_message, tool_error = excluded.tool_error,
+    input_trace_id = excluded.input_trace_id, output_trace_id = excluded.output_trace_id,
+    context_tokens = excluded.context_tokens, attributes = excluded.attributes
 """
 _USER_UPSERT = """
 INSERT INTO users (project_id, user_id, session_count, turn_count, trace_count, error_count, input_tokens,
@@ -54,42 +74,68 @@ ON CONFLICT (project_id, user_id) DO UPDATE SET
     first_ns = min(first_ns, excluded.first_ns),
     last_ns = max(last_ns, excluded.last_ns)
 """
-_IN_CHUNK = 500
-_NON_STR = orjson.OPT_NON_STR_KEYS
+
+
+SESSION_COLUMNS = (
+    "user_id", "first_ns", "last_ns", "duration_ns", "turn_count", "trace_count", "span_count", "llm_call_count",
+    "tool_call_count", "error_count", "errored_turn_count", "input_tokens", "output_tokens", "total_tokens",
+    "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_cost_usd", "cost_source", "unpriced_calls",
+    "first_input", "last_output", "models", "attributes",
+)  # fmt: skip
+_SESSION_INSERT = (
+    f"INSERT INTO sessions (pk, project_id, session_id, {', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({','.join('?' * (len(SESSION_COLUMNS) + 3))})"
+)
+
+
+def session_columns(r: SessionRollup) -> dict[str, Any]:
+    """The sessions row's rolled-up columns, by name (in ``SESSION_COLUMNS`` order)."""
+    values = (
+        r.user_id, r.first_ns, r.last_ns, r.duration_ns, r.turn_count, r.trace_count, r.span_count,
+        r.llm_call_count, r.tool_call_count, r.error_count, r.errored_turn_count, r.input_tokens, r.output_tokens,
+        r.total_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source,
+        r.unpriced_calls, r.first_input, r.last_output, orjson.dumps(r.models).decode(),
+        orjson.dumps(r.attributes, option=_NON_STR).decode(),
+    )  # fmt: skip
+    return dict(zip(SESSION_COLUMNS, values, strict=True))
 
 
 class SqliteIngest:
     """Implements ``IngestTransaction`` on the writer's connection (inside an open transaction)."""
 
-    def __init__(self, conn: sqlite3.Connection, pk_state: list[int], resource_ids: dict[bytes, int]) -> None:
+    def __init__(self, conn: sqlite3.Connection, keys: dict[str, int], resource_ids: dict[bytes, int]) -> None:
         self._conn = conn
-        self._pk_state = pk_state
+        self._keys = keys
         self._resource_ids = resource_ids
 
     # --- reads -----------------------------------------------------------------------------------
 
-    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, int | None]:
-        homes: dict[bytes, int | None] = {}
+    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, TraceHome]:
+        homes: dict[bytes, TraceHome] = {}
         for chunk in chunks(trace_ids, _IN_CHUNK):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT trace_id, session_pk FROM traces WHERE project_id = ? AND trace_id IN ({marks})",
+                f"SELECT trace_id, pk, session_pk FROM traces WHERE project_id = ? AND trace_id IN ({marks})",
                 (project_id, *chunk),
             )
-            homes.update(rows)
+            homes.update((trace_id, (pk, session_pk)) for trace_id, pk, session_pk in rows)
         return homes
 
-    def load_trace(self, project_id: int, trace_id: bytes) -> TraceAgg:
-        row = self._conn.execute(
-            _TRACE_SELECT + "WHERE project_id = ? AND trace_id = ?", (project_id, trace_id)
-        ).fetchone()
-        return codec.decode_trace(row[0], row[1:-1], row[-1])
+    def load_trace(self, trace_pk: int) -> TraceAgg:
+        row = self._conn.execute(_TRACE_SELECT + "WHERE pk = ?", (trace_pk,)).fetchone()
+        return codec.decode_trace(row[0], row[1], row[2:-1], row[-1])
 
-    def stored_span_ids(self, project_id: int, trace_id: bytes) -> set[bytes]:
+    def stored_span_ids(self, trace_pk: int) -> set[bytes]:
+        return {r[0] for r in self._conn.execute("SELECT span_id FROM spans WHERE trace_pk = ?", (trace_pk,))}
+
+    def stored_spans(self, trace_pk: int) -> list[RawSpan]:
         rows = self._conn.execute(
-            "SELECT span_id FROM spans WHERE project_id = ? AND trace_id = ?", (project_id, trace_id)
+            "SELECT t.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, "
+            "s.body, r.attributes FROM spans s JOIN traces t ON t.pk = s.trace_pk "
+            "JOIN resources r ON r.id = s.resource_id WHERE s.trace_pk = ?",
+            (trace_pk,),
         )
-        return {r[0] for r in rows}
+        return [codec.rehydrate_span(row[:9], orjson.loads(row[9])) for row in rows]
 
     def load_session(self, project_id: int, session_id: str) -> LoadedSession | None:
         row = self._conn.execute(
@@ -103,31 +149,28 @@ class SqliteIngest:
 
     def _session_traces(self, pk: int) -> list[TraceAgg]:
         rows = self._conn.execute(_TRACE_SELECT + "WHERE session_pk = ?", (pk,))
-        return [codec.decode_trace(r[0], r[1:-1], r[-1]) for r in rows]
+        return [codec.decode_trace(r[0], r[1], r[2:-1], r[-1]) for r in rows]
 
     def new_session_pk(self) -> int:
-        self._pk_state[0] += 1
-        return self._pk_state[0]
+        self._keys["session"] += 1
+        return self._keys["session"]
 
-    def user_exists(self, project_id: int, user_id: str) -> bool:
-        row = self._conn.execute(
-            "SELECT 1 FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id)
-        ).fetchone()
-        return row is not None
+    def new_trace_pk(self) -> int:
+        self._keys["trace"] += 1
+        return self._keys["trace"]
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def insert_spans(self, project_id: int, items: Sequence[SpanItem]) -> None:
+    def insert_spans(self, spans: Sequence[StoredSpan]) -> None:
         rows = []
         resource_of: dict[int, int] = {}
-        for span, facts in items:
+        for trace_pk, span, facts in spans:
             resource_id = resource_of.get(id(span.resource))
             if resource_id is None:
                 resource_id = resource_of[id(span.resource)] = self._resource_id(span.resource)
             rows.append(
                 (
-                    project_id,
-                    span.trace_id,
+                    trace_pk,
                     span.span_id,
                     span.parent_span_id,
                     span.name,
@@ -161,56 +204,76 @@ class SqliteIngest:
             self._resource_ids[digest] = resource_id
         return resource_id
 
-    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None]]) -> None:
+    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None, bool]]) -> None:
+        inserts, updates = [], []
+        for agg, session_pk, is_new in traces:
+            columns = codec.encode_trace(agg)
+            if is_new:
+                inserts.append((agg.pk, project_id, agg.trace_id, session_pk, *columns))
+            else:
+                updates.append((session_pk, *columns, agg.pk))
+        if inserts:
+            self._conn.executemany(_TRACE_INSERT, inserts)
+        if updates:
+            self._conn.executemany(_TRACE_UPDATE, updates)
+
+    def save_sessions(self, project_id: int, writes: Sequence[SessionWrite]) -> None:
+        inserts: list[tuple[Any, ...]] = []
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        turns: list[tuple[Any, ...]] = []
+        removed: list[tuple[Any, ...]] = []
+        models: list[tuple[str, int]] = []
+        for w in writes:
+            columns = session_columns(w.after)
+            if w.is_new:
+                inserts.append((w.pk, project_id, w.session_id, *columns.values()))
+            else:
+                previous = session_columns(w.before) if w.before is not None else {}
+                changed = tuple(name for name, value in columns.items() if previous.get(name, ...) != value)
+                if changed:
+                    updates.setdefault(changed, []).append((*(columns[n] for n in changed), w.pk))
+            turns.extend(_turn_row(w.pk, t) for t in w.changed_turns)
+            removed.extend((w.pk, conversation, key) for conversation, key in w.removed_turns)
+            known = w.before.models if w.before is not None and not w.is_new else ()
+            models.extend((m, w.pk) for m in w.after.models if m not in known)
+        if inserts:
+            self._conn.executemany(_SESSION_INSERT, inserts)
+        for changed, rows in updates.items():
+            assignments = ", ".join(f"{name} = ?" for name in changed)
+            self._conn.executemany(f"UPDATE sessions SET {assignments} WHERE pk = ?", rows)
+        if removed:
+            self._conn.executemany(
+                "DELETE FROM turns WHERE session_pk = ? AND conversation_id = ? AND turn_key = ?", removed
+            )
+        if turns:
+            self._conn.executemany(_TURN_UPSERT, turns)
+        if models:
+            self._conn.executemany("INSERT OR IGNORE INTO session_models (model, session_pk) VALUES (?, ?)", models)
+
+    def existing_users(self, project_id: int, user_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in chunks(user_ids, _IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT user_id FROM users WHERE project_id = ? AND user_id IN ({marks})", (project_id, *chunk)
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def add_users(self, project_id: int, deltas: Sequence[tuple[str, UserDelta]]) -> None:
         self._conn.executemany(
-            _TRACE_UPSERT,
-            [(project_id, agg.trace_id, session_pk, *codec.encode_trace(agg)) for agg, session_pk in traces],
-        )
-
-    def save_session(
-        self,
-        project_id: int,
-        pk: int,
-        session_id: str,
-        rollup: SessionRollup,
-        changed_turns: Sequence[TurnRollup],
-        removed_turns: Sequence[TurnId],
-    ) -> None:
-        r = rollup
-        self._conn.execute(
-            _SESSION_UPSERT,
-            (
-                pk, project_id, session_id, r.user_id, r.first_ns, r.last_ns, r.duration_ns, r.turn_count,
-                r.trace_count, r.span_count, r.llm_call_count, r.tool_call_count, r.error_count,
-                r.errored_turn_count, r.input_tokens, r.output_tokens, r.total_tokens, r.cache_read_tokens,
-                r.cache_write_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source, r.unpriced_calls,
-                r.first_input, r.last_output, orjson.dumps(r.models).decode(), orjson.dumps(r.attributes).decode(),
-            ),
-        )  # fmt: skip
-        if removed_turns:
-            self._conn.executemany(
-                "DELETE FROM turns WHERE session_pk = ? AND conversation_id = ? AND turn_key = ?",
-                [(pk, conversation, key) for conversation, key in removed_turns],
-            )
-        if changed_turns:
-            self._conn.executemany(_TURN_UPSERT, [_turn_row(pk, t) for t in changed_turns])
-        if r.models:
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO session_models (model, session_pk) VALUES (?, ?)",
-                [(model, pk) for model in r.models],
-            )
-
-    def add_user(self, project_id: int, user_id: str, delta: UserDelta) -> None:
-        d = delta
-        self._conn.execute(
             _USER_UPSERT,
-            (
-                project_id, user_id, d.session_count, d.turn_count, d.trace_count, d.error_count, d.input_tokens,
-                d.output_tokens, d.cost_usd, d.first_ns, d.last_ns,
-            ),
+            [
+                (
+                    project_id, user_id, d.session_count, d.turn_count, d.trace_count, d.error_count, d.input_tokens,
+                    d.output_tokens, d.cost_usd, d.first_ns, d.last_ns,
+                )
+                for user_id, d in deltas
+            ],
         )  # fmt: skip
-        if d.session_count < 0:
-            self.refresh_user(project_id, user_id)
+        for user_id, d in deltas:
+            if d.session_count < 0:
+                self.refresh_user(project_id, user_id)
 
     def refresh_user(self, project_id: int, user_id: str) -> bool:
         """Recompute a user's extent from their sessions (after one left); drop them if none remain.
@@ -232,6 +295,17 @@ class SqliteIngest:
             (row[1], row[2], project_id, user_id),
         )
         return False
+
+    def add_counters(self, project_id: int, delta: CounterDelta) -> None:
+        d = delta
+        self._conn.execute(
+            "UPDATE project_counters SET span_count = span_count + ?, trace_count = trace_count + ?, "
+            "session_count = session_count + ?, orphan_trace_count = orphan_trace_count + ?, "
+            "user_count = user_count + ? WHERE project_id = ?",
+            (d.span_count, d.trace_count, d.session_count, d.orphan_trace_count, d.user_count, project_id),
+        )
+
+    # --- GenAI log events ------------------------------------------------------------------------
 
     def store_log_events(self, project_id: int, events: Sequence[LogEvent]) -> None:
         self._conn.executemany(
@@ -266,24 +340,6 @@ class SqliteIngest:
         )
         return [LogEvent(trace_id, r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
 
-    def stored_spans(self, project_id: int, trace_id: bytes) -> list[RawSpan]:
-        rows = self._conn.execute(
-            "SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, "
-            "s.body, r.attributes FROM spans s JOIN resources r ON r.id = s.resource_id "
-            "WHERE s.project_id = ? AND s.trace_id = ?",
-            (project_id, trace_id),
-        )
-        return [codec.rehydrate_span(row[:9], orjson.loads(row[9])) for row in rows]
-
-    def add_counters(self, project_id: int, delta: CounterDelta) -> None:
-        d = delta
-        self._conn.execute(
-            "UPDATE project_counters SET span_count = span_count + ?, trace_count = trace_count + ?, "
-            "session_count = session_count + ?, orphan_trace_count = orphan_trace_count + ?, "
-            "user_count = user_count + ? WHERE project_id = ?",
-            (d.span_count, d.trace_count, d.session_count, d.orphan_trace_count, d.user_count, project_id),
-        )
-
 
 def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:
     return (
@@ -291,5 +347,5 @@ def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:
         t.start_ns, t.end_ns, t.span_count, t.llm_call_count, t.tool_call_count, t.agent_run_count,
         t.input_tokens, t.output_tokens, t.total_cost_usd, t.cost_source, int(t.error), t.error_message,
         int(t.tool_error), t.input_trace_id, t.output_trace_id, t.context_tokens,
-        orjson.dumps(t.attributes, option=orjson.OPT_NON_STR_KEYS).decode(),
+        orjson.dumps(t.attributes, option=_NON_STR).decode(),
     )  # fmt: skip

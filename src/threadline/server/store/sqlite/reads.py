@@ -127,10 +127,10 @@ def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> lis
 def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> list[SpanRow]:
     rows = conn.execute(
         """
-        SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.body,
+        SELECT t.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.body,
                s.category, s.cost_usd, s.cost_source, r.attributes
-        FROM spans s JOIN resources r ON r.id = s.resource_id
-        WHERE s.project_id = ? AND s.trace_id = ?
+        FROM traces t JOIN spans s ON s.trace_pk = t.pk JOIN resources r ON r.id = s.resource_id
+        WHERE t.project_id = ? AND t.trace_id = ?
         ORDER BY s.start_ns
         """,
         (project_id, trace_id),
@@ -169,16 +169,16 @@ def trace_session(conn: sqlite3.Connection, project_id: int, trace_id: bytes) ->
 
 
 def list_orphan_traces(
-    conn: sqlite3.Connection, project_id: int, limit: int, after: tuple[int, bytes] | None
+    conn: sqlite3.Connection, project_id: int, limit: int, after: tuple[int, int] | None
 ) -> list[dict[str, Any]]:
     where = "project_id = ? AND session_pk IS NULL"
     params: list[Any] = [project_id]
     if after is not None:
-        where += " AND (start_ns, trace_id) < (?, ?)"
+        where += " AND (start_ns, pk) < (?, ?)"
         params.extend(after)
     cursor = conn.execute(
-        f"SELECT trace_id, root_name, start_ns, end_ns, span_count FROM traces WHERE {where} "
-        "ORDER BY start_ns DESC, trace_id DESC LIMIT ?",
+        f"SELECT pk, trace_id, root_name, start_ns, end_ns, span_count FROM traces WHERE {where} "
+        "ORDER BY start_ns DESC, pk DESC LIMIT ?",
         (*params, limit),
     )
     names = [c[0] for c in cursor.description]

@@ -11,6 +11,7 @@ from typing import Any
 
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
 from threadline.server.store.sqlite import db, reads
+from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
 
 
@@ -24,7 +25,8 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
-        self._pk_state = [0]
+        self._checkpointer: Checkpointer | None = None
+        self._keys = {"session": 0, "trace": 0}
         self._resource_ids: dict[bytes, int] = {}
         if read_only:
             conn = self._reader()
@@ -34,11 +36,15 @@ class SqliteStore:
         else:
             self._writer = db.connect_writer(self.path)
             db.migrate(self._writer)
-            self._load_pk_state()
+            self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
+            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer.start()
+            self._load_keys()
 
-    def _load_pk_state(self) -> None:
+    def _load_keys(self) -> None:
         assert self._writer is not None
-        self._pk_state[0] = int(self._writer.execute("SELECT ifnull(max(pk), 0) FROM sessions").fetchone()[0])
+        for name, table in (("session", "sessions"), ("trace", "traces")):
+            self._keys[name] = int(self._writer.execute(f"SELECT ifnull(max(pk), 0) FROM {table}").fetchone()[0])
 
     @contextmanager
     def write(self) -> Iterator[SqliteIngest]:
@@ -48,13 +54,15 @@ class SqliteStore:
             raise RuntimeError("this store was opened read-only")
         conn.execute("BEGIN IMMEDIATE")
         try:
-            yield SqliteIngest(conn, self._pk_state, self._resource_ids)
+            yield SqliteIngest(conn, self._keys, self._resource_ids)
         except BaseException:
             conn.execute("ROLLBACK")
             self._resource_ids.clear()
-            self._load_pk_state()
+            self._load_keys()
             raise
         conn.execute("COMMIT")
+        if self._checkpointer is not None:
+            self._checkpointer.poke()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -80,7 +88,7 @@ class SqliteStore:
     def trace_session(self, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
         return reads.trace_session(self._reader(), project_id, trace_id)
 
-    def list_orphan_traces(self, project_id: int, limit: int, after: tuple[int, bytes] | None) -> list[dict[str, Any]]:
+    def list_orphan_traces(self, project_id: int, limit: int, after: tuple[int, int] | None) -> list[dict[str, Any]]:
         return reads.list_orphan_traces(self._reader(), project_id, limit, after)
 
     def stats(self, project_id: int) -> Stats:
@@ -91,7 +99,11 @@ class SqliteStore:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._writer is not None:
             self._writer.execute("PRAGMA optimize")
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._writer.close()
             self._writer = None

@@ -25,11 +25,32 @@ CREATE TABLE resources (
     attributes  BLOB NOT NULL            -- JSON object
 );
 
--- Append-only. `body` is JSON: attributes, events, links, status message, scope (zlib when large).
+-- One row per trace: where it belongs and its aggregate (the unit turns and sessions fold over).
+-- Keys are handed out in arrival order, so inserts append instead of landing on random pages.
+CREATE TABLE traces (
+    pk                  INTEGER PRIMARY KEY,
+    project_id          INTEGER NOT NULL,
+    trace_id            BLOB NOT NULL,
+    session_pk          INTEGER,             -- NULL: orphan trace (no session id anywhere yet)
+    conversation_id     TEXT,
+    turn_number         INTEGER,             -- explicit turn number, when a span declared one
+    user_id             TEXT,
+    root_name           TEXT,
+    start_ns            INTEGER NOT NULL,
+    end_ns              INTEGER NOT NULL,
+    span_count          INTEGER NOT NULL,
+    input_text          TEXT,                -- the trace's best candidate for its turn's input
+    output_text         TEXT,                -- ... and output
+    agg                 BLOB NOT NULL        -- JSON: the rest of the trace aggregate
+);
+CREATE UNIQUE INDEX traces_by_id ON traces (project_id, trace_id);
+CREATE INDEX traces_by_session ON traces (session_pk);
+CREATE INDEX traces_orphans ON traces (project_id, start_ns) WHERE session_pk IS NULL;
+
+-- Append-only. `body` is JSON: attributes, events, links, status message, scope.
 CREATE TABLE spans (
     pk              INTEGER PRIMARY KEY,
-    project_id      INTEGER NOT NULL,
-    trace_id        BLOB NOT NULL,
+    trace_pk        INTEGER NOT NULL,
     span_id         BLOB NOT NULL,
     parent_span_id  BLOB,
     name            TEXT NOT NULL,
@@ -43,27 +64,7 @@ CREATE TABLE spans (
     resource_id     INTEGER NOT NULL,
     body            BLOB NOT NULL
 );
-CREATE UNIQUE INDEX spans_by_trace ON spans (project_id, trace_id, span_id);
-
--- One row per trace: where it belongs and its aggregate (the unit turns and sessions fold over).
-CREATE TABLE traces (
-    project_id          INTEGER NOT NULL,
-    trace_id            BLOB NOT NULL,
-    session_pk          INTEGER,             -- NULL: orphan trace (no session id anywhere yet)
-    conversation_id     TEXT,
-    turn_number         INTEGER,             -- explicit turn number, when a span declared one
-    user_id             TEXT,
-    root_name           TEXT,
-    start_ns            INTEGER NOT NULL,
-    end_ns              INTEGER NOT NULL,
-    span_count          INTEGER NOT NULL,
-    input_text          TEXT,                -- the trace's best candidate for its turn's input
-    output_text         TEXT,                -- ... and output
-    agg                 BLOB NOT NULL,       -- JSON: the rest of the trace aggregate
-    PRIMARY KEY (project_id, trace_id)
-) WITHOUT ROWID;
-CREATE INDEX traces_by_session ON traces (session_pk);
-CREATE INDEX traces_orphans ON traces (project_id, start_ns) WHERE session_pk IS NULL;
+CREATE UNIQUE INDEX spans_by_trace ON spans (trace_pk, span_id);
 
 CREATE TABLE sessions (
     pk                  INTEGER PRIMARY KEY,
