@@ -47,7 +47,7 @@ def serve(**options: Any) -> None:
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import click
 import uvicorn
@@ -11,12 +12,24 @@ from threadline.server.app import create_app
 from threadline.server.settings import Settings
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (raises ``OSError`` when the address is taken or not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 async def run(settings: Settings) -> None:
-    app = create_app(settings)
+    sock = bind(settings.host, settings.port)
     config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
+        create_app(settings),
         log_level="warning",
         access_log=False,
         http="httptools",
@@ -24,12 +37,12 @@ async def run(settings: Settings) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    config.load()
-    task = asyncio.ensure_future(server.serve())
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
         click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {settings.data_dir})")
-    await task
-    if not server.started:
-        raise OSError(98, "address unavailable or startup failed")
+    try:
+        await task
+    finally:
+        sock.close()
