@@ -48,7 +48,8 @@ def serve(data_dir: Path, *extra: str) -> Iterator[ServeProcess]:
     port = free_port()
     command = [sys.executable, "-m", "threadline.server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     with subprocess.Popen([*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         ready, _, _ = select.select([process.stdout], [], [], 60)
         line = process.stdout.readline().strip() if ready else ""
         try:
