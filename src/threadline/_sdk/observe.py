@@ -47,7 +47,7 @@ def observe(func: F | None = None, /, *, name: str | None = None, kind: Kind = "
     def decorate(fn: F) -> F:
         if kind not in _KINDS:
             guard.warn_once(f"observe-kind:{kind}", "threadline: observe(kind=%r) is not one of %s", kind, _KINDS)
-        return _wrap(fn, name or fn.__qualname__, kind)
+        return _wrap(fn, name or fn.__qualname__.rsplit("<locals>.", 1)[-1], kind)
 
     return decorate(func) if func is not None else decorate
 

@@ -59,7 +59,8 @@ class Settings:
     )
     max_queue_size: int = _setting(
         2048,
-        "Ended spans waiting for export; when full, new spans are dropped and counted (`threadline.stats()`).",
+        "Ended spans waiting for export. When full, each new span pushes the oldest one out: dropped and "
+        "counted (`threadline.stats().spans_dropped`), never blocking the application.",
         "THREADLINE_MAX_QUEUE_SIZE",
         "OTEL_BSP_MAX_QUEUE_SIZE",
     )
