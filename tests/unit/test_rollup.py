@@ -51,7 +51,7 @@ def _child(kind: str, n: int, *, start: float, duration: float, tokens: tuple[in
 _children = st.lists(
     st.tuples(
         st.sampled_from(_CHILD_KINDS),
-        st.integers(1, 60),  # start, in tenths of a second
+        st.integers(1, 30),  # start, in tenths of a second (ties allowed)
         st.integers(0, 30),  # duration, in tenths
         st.tuples(st.integers(0, 5000), st.integers(0, 800)),
         st.sampled_from(["gpt-4o-mini", "gpt-4o", "claude-3-5-haiku"]),
@@ -59,8 +59,6 @@ _children = st.lists(
     ),
     min_size=0,
     max_size=8,
-    # Distinct start and end times: spans that tie are covered by the deterministic tests below.
-    unique_by=(lambda c: c[1], lambda c: c[1] + c[2]),
 )
 
 
@@ -101,9 +99,8 @@ def _aggregate(spans: list[RawSpan]) -> TraceAgg:
 
 
 def _comparable(agg: TraceAgg) -> TraceAgg:
-    """The aggregate with its model list as a set (its order is arrival order: see the xfail below) and
-    its cost rounded (float addition is not associative)."""
-    return dataclasses.replace(agg, models=sorted(agg.models), cost_usd=round(agg.cost_usd, 9))
+    """The aggregate with its cost rounded (float addition is not associative)."""
+    return dataclasses.replace(agg, cost_usd=round(agg.cost_usd, 9))
 
 
 # --- TraceAgg ------------------------------------------------------------------------------------
