@@ -42,7 +42,16 @@ async def run(settings: Settings) -> None:
         await asyncio.sleep(0.05)
     if server.started:
         click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {settings.data_dir})")
+    demo = None
+    if server.started and settings.demo:
+        from threadline.server.demo import start_demo
+
+        host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+        demo = start_demo(f"http://{f'[{host}]' if ':' in host else host}:{settings.port}")
+        click.echo("Demo: a travel assistant built on the Threadline SDK is sending sessions")
     try:
         await task
     finally:
+        if demo is not None:
+            demo.stop()
         sock.close()

@@ -1,0 +1,67 @@
+"""``threadline serve --demo``: the demo agent's traffic, through the real SDK, shows every feature."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from support.server import RunningServer, run_server
+from threadline.server.demo import Demo
+
+DAY_NS = 24 * 3600 * 10**9
+
+
+def _run_demo(server: RunningServer, seed: int) -> tuple[Demo, list[dict[str, Any]]]:
+    demo = Demo(server.url, seed=seed, live=False, start_ns=time.time_ns() - 2 * DAY_NS)
+    demo.run()
+    with server.client() as client:
+        details = [client.get(f"/api/v1/sessions/{sid}").json() for sid in demo.session_ids]
+    return demo, details
+
+
+def test_the_demo_shows_a_full_product(server: RunningServer) -> None:
+    demo, sessions = _run_demo(server, seed=7)
+    with server.client() as client:
+        stats = client.get("/api/v1/stats").json()
+    turns = [t for s in sessions for t in s["turns"]]
+    assert stats["session_count"] == len(demo.session_ids) >= 20
+    assert stats["orphan_trace_count"] == 0
+    assert len({s["user_id"] for s in sessions}) == 6  # several users, hashed
+    assert all(len(s["user_id"]) == 32 for s in sessions)
+    assert len({s["turn_count"] for s in sessions}) >= 4  # varied lengths, from 1 to 11 turns
+    assert max(s["turn_count"] for s in sessions) >= 10
+    assert sum(s["tool_call_count"] for s in sessions) >= 10
+    assert any(t["error"] and t["error_message"].startswith("429") for t in turns)  # an LLM error
+    assert any(t["tool_error"] for t in turns)  # a declined payment
+    ended = {s["end_reason"] for s in sessions}
+    assert {"completed", "inactive_timeout"} <= ended
+    stopped_after_question = [
+        s for s in sessions if s["end_reason"] == "inactive_timeout" and s["last_output"].endswith("?")
+    ]
+    assert len(stopped_after_question) >= 3
+    stages = {
+        (s["session_id"], t["attributes"].get("journey.stage"), t["attributes"].get("journey.converted"))
+        for s in sessions
+        for t in s["turns"]
+        if t["attributes"].get("journey.name") == "onboarding"
+    }
+    converted = {sid for sid, _, done in stages if done}
+    stalled = {sid for sid, stage, _ in stages if stage == "preferences_set"} - converted
+    assert converted
+    assert stalled
+    assert all(t["context_window_pct"] is not None for t in turns if not t["error"])
+    assert any(t["attributes"].get("context.pruned") for t in turns)
+    assert any(t["attributes"].get("turn.feedback") == -1 for t in turns)
+    assert all(s["total_cost_usd"] for s in sessions)
+
+
+def test_the_same_seed_sends_the_same_sessions(tmp_path: Path) -> None:
+    summaries = []
+    for run in ("a", "b"):
+        with run_server(tmp_path / run) as server:
+            _, sessions = _run_demo(server, seed=11)
+        summaries.append(
+            [(s["session_id"], s["user_id"], s["turn_count"], s["input_tokens"], s["end_reason"]) for s in sessions]
+        )
+    assert summaries[0] == summaries[1]
