@@ -79,10 +79,11 @@ class Hub(SpanProcessor):
         registry = self.registry
         if registry is not None and registry.open_turns:
             try:
-                context = span.context
-                turn = registry.open_turns.get(context.trace_id) if context is not None else None
+                turn = registry.open_turns.get(span.context.trace_id) if span.context is not None else None
                 if turn is not None:
-                    _count_foreign(span, turn)
+                    attributes = span.attributes or {}
+                    if sc.THREADLINE_SPAN_KIND not in attributes:
+                        _count_foreign(attributes, turn)
             except Exception as exc:
                 guard.internal_error("Hub.on_end", exc)
         for processor in self.processors:
@@ -186,11 +187,8 @@ class ThreadlineExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
-def _count_foreign(span: ReadableSpan, turn: Turn) -> None:
+def _count_foreign(attributes: Any, turn: Turn) -> None:
     """Count a tool call or agent run that another library made inside ``turn``."""
-    attributes = span.attributes or {}
-    if sc.THREADLINE_SPAN_KIND in attributes:
-        return
     for key, kinds in _FOREIGN_KINDS.items():
         kind = kinds.get(str(attributes.get(key, "")))
         if kind is not None:

@@ -130,13 +130,6 @@ class SpanHandle:
         if not self._ended and value is not None:
             self._span.set_attribute(key, attribute_value(value))
 
-    def _claim_end(self) -> bool:
-        with _END_LOCK:
-            if self._ended:
-                return False
-            self._ended = True
-            return True
-
     def _before_end(self, failure: Failure | None, end_ns: int) -> None:
         """Last attributes before the span ends (called once, by the thread that ends it)."""
 
@@ -152,8 +145,10 @@ class SpanHandle:
             guard.internal_error(f"{type(self).__name__}.end", exc)
 
     def _finish(self, failure: Failure | None, end_ns: int | None = None) -> bool:
-        if not self._claim_end():
-            return False
+        with _END_LOCK:
+            if self._ended:
+                return False
+            self._ended = True
         end_ns = self._runtime.clock.time_ns() if end_ns is None else end_ns
         span = self._span
         try:
