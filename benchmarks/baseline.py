@@ -71,7 +71,9 @@ def baseline_ingest_rate(name: str, bodies: Sequence[bytes], senders: int, timeo
             "PHOENIX_HOST": "127.0.0.1",
             "PHOENIX_TELEMETRY_ENABLED": "false",
         }
-        process = subprocess.Popen([str(executable), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [str(executable), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_until_up(port, "/healthz", timeout=180)
             deadline = time.monotonic() + timeout_s

@@ -374,3 +374,22 @@ def test_session_rollup_totals_and_errors() -> None:
     assert rollup.models == ["gpt-4o-mini"]
     assert rollup.cost_usd is None
     assert rollup.unpriced_calls == 3
+
+
+def test_a_call_without_usage_is_not_counted_as_unpriced() -> None:
+    """A streamed request span whose usage sits elsewhere (Logfire) has nothing to price."""
+    tid, root = trace_id(), span_id()
+    spans = [
+        span({"session.id": "s"}, trace=tid, span_id_=root, end_s=10),
+        span({"gen_ai.request.model": "mystery-model"}, trace=tid, parent=root, start_s=1, end_s=2),
+        span(
+            {"gen_ai.request.model": "mystery-model", "gen_ai.usage.input_tokens": 5},
+            trace=tid,
+            parent=root,
+            start_s=3,
+            end_s=4,
+        ),
+    ]
+    agg = _aggregate(spans)
+    assert agg.llm_call_count == 2
+    assert agg.unpriced_calls == 1

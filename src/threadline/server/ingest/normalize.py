@@ -8,6 +8,7 @@ key present wins, and each concept takes exactly one source per span (never the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import methodcaller
 from typing import Any
 
 from threadline import semconv as sc
@@ -109,8 +110,12 @@ _PROVIDER_HOSTS: tuple[tuple[str, str], ...] = (
 """``server.address`` suffixes of well-known provider endpoints (SEMCONV: provider "else inferred")."""
 
 
-def normalize(span: RawSpan) -> SpanFacts:
-    """Everything Threadline needs to know about one span."""
+def normalize(span: RawSpan, *, texts: bool = True) -> SpanFacts:
+    """Everything Threadline needs to know about one span.
+
+    With ``texts=False`` the input and output text are left for ``resolve_texts`` (they are the
+    expensive part, and a turn usually takes its text from the root span alone).
+    """
     attrs = span.attributes
     facts = SpanFacts(category=category(attrs, span.name))
     facts.session_id = _session_id(span)
@@ -125,8 +130,11 @@ def normalize(span: RawSpan) -> SpanFacts:
     _read_error(span, facts)
     if facts.category == "tool":
         facts.tool_name = first_str(attrs, sc.TOOL_NAME_KEYS) or span.name or None
-    facts.input_text = input_text(span)
-    facts.output_text = output_text(span)
+    if texts:
+        facts.input_text = input_text(span)
+        facts.output_text = output_text(span)
+    else:
+        facts.texts_pending = True
     facts.is_log = attrs.get("logfire.span_type") == "log"
     facts.is_event = attrs.get(sc.THREADLINE_SPAN_KIND) == SESSION_EVENT
     facts.seed = {k: v for k, v in attrs.items() if k.startswith(_SEED_PREFIXES)}
@@ -138,6 +146,8 @@ def normalize(span: RawSpan) -> SpanFacts:
 
 def first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     """The first present, non-empty value among ``keys``, as text."""
+    if attrs.keys().isdisjoint(keys):  # the common case, checked in C
+        return None
     for key in keys:
         value = attrs.get(key)
         if value is not None and value != "":
@@ -147,6 +157,8 @@ def first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
 
 def first_id(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     """Like ``first_str``, skipping values a client-side scrubber replaced (SEMCONV rule 6)."""
+    if attrs.keys().isdisjoint(keys):
+        return None
     for key in keys:
         value = attrs.get(key)
         if value is None or value == "":
@@ -187,6 +199,8 @@ def as_float(value: Any) -> float | None:
 
 
 def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
+    if attrs.keys().isdisjoint(keys):
+        return None
     for key in keys:
         number = as_int(attrs.get(key))
         if number is not None:
@@ -232,14 +246,17 @@ def _conversation_id(attrs: Mapping[str, Any]) -> str | None:
     return genai if first_id(attrs, other_keys) else None
 
 
+_EXPLICIT_KINDS: tuple[tuple[str, Mapping[str, Category]], ...] = (
+    (sc.THREADLINE_SPAN_KIND, _THREADLINE_KINDS),
+    ("langfuse.observation.type", _LANGFUSE_TYPES),
+    ("openinference.span.kind", _OPENINFERENCE_KINDS),
+)
+_EXPLICIT_KIND_KEYS = tuple(key for key, _ in _EXPLICIT_KINDS)
+
+
 def category(attrs: Mapping[str, Any], name: str) -> Category:
     """agent / llm / tool / retrieval / other, by the ordered rules of SEMCONV.md."""
-    explicit: tuple[tuple[str, Mapping[str, Category]], ...] = (
-        (sc.THREADLINE_SPAN_KIND, _THREADLINE_KINDS),
-        ("langfuse.observation.type", _LANGFUSE_TYPES),
-        ("openinference.span.kind", _OPENINFERENCE_KINDS),
-    )
-    for key, table in explicit:
+    for key, table in _EXPLICIT_KINDS if not attrs.keys().isdisjoint(_EXPLICIT_KIND_KEYS) else ():
         value = attrs.get(key)
         if isinstance(value, str) and value:
             # A framework that names its span kind has decided; unknown kinds (chain, span...) are "other".
@@ -401,6 +418,14 @@ def _read_error(span: RawSpan, facts: SpanFacts) -> None:
 # --- text ----------------------------------------------------------------------------------------
 
 
+def resolve_texts(span: RawSpan, facts: SpanFacts) -> None:
+    """Fill in the texts ``normalize(span, texts=False)`` left out."""
+    if facts.texts_pending:
+        facts.input_text = input_text(span)
+        facts.output_text = output_text(span)
+        facts.texts_pending = False
+
+
 def input_text(span: RawSpan) -> str | None:
     """What the user said to this span (the last user message, never the system prompt)."""
     attrs = span.attributes
@@ -413,7 +438,7 @@ def input_text(span: RawSpan) -> str | None:
         if found:
             return found
     for prefix, suffix in (("llm.input_messages.", "message."), ("gen_ai.prompt.", "")):
-        if any(k.startswith(prefix) for k in attrs):
+        if _has_prefix(attrs, prefix):
             found = text.user_messages(text.indexed_messages(attrs, prefix, suffix))
             if found:
                 return found
@@ -441,7 +466,7 @@ def output_text(span: RawSpan) -> str | None:
         if found:
             return found
     for prefix, suffix in (("llm.output_messages.", "message."), ("gen_ai.completion.", "")):
-        if any(k.startswith(prefix) for k in attrs):
+        if _has_prefix(attrs, prefix):
             found = text.assistant_messages(text.indexed_messages(attrs, prefix, suffix))
             if found:
                 return found
@@ -455,6 +480,10 @@ def output_text(span: RawSpan) -> str | None:
     if value not in (None, ""):
         return text.as_text(value)
     return _event_text(span, input_side=False)
+
+
+def _has_prefix(attrs: Mapping[str, Any], prefix: str) -> bool:
+    return any(map(methodcaller("startswith", prefix), attrs))
 
 
 def _loose_user_text(value: Any) -> str | None:

@@ -17,7 +17,7 @@ class Preparer:
     def prepare(self, spans: Sequence[RawSpan]) -> list[SpanItem]:
         items: list[SpanItem] = []
         for span in spans:
-            facts = normalize(span)
+            facts = normalize(span, texts=False)
             if facts.cost_usd is None and facts.model and (facts.category == "llm" or facts.is_log):
                 self._price(span, facts)
             items.append((span, facts))

@@ -106,6 +106,8 @@ class SpanFacts:
     tool_name: str | None = None
     is_log: bool = False
     """A log-type span (Logfire): its usage counts, but it is not an LLM call of its own."""
+    texts_pending: bool = False
+    """``input_text`` / ``output_text`` not computed yet (see ``normalize.resolve_texts``)."""
     is_event: bool = False
     """A session event (``threadline.span.kind = session_event``): attributes, but not a turn."""
     seed: Attributes = field(default_factory=dict)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threadline import semconv as sc
-from threadline.server.ingest.normalize import as_int
+from threadline.server.ingest.normalize import as_int, resolve_texts
 from threadline.server.ingest.records import RawSpan, SpanFacts
 
 SUMMARY_TEXT_LIMIT = 500
@@ -139,8 +139,8 @@ class TraceAgg:
                 self.priced_given += 1
             else:
                 self.priced_computed += 1
-        elif is_call:
-            self.unpriced_calls += 1
+        elif is_call and (facts.input_tokens is not None or facts.output_tokens is not None):
+            self.unpriced_calls += 1  # reported usage, but the model is not in the price data
 
     def _add_model(self, model: str, start_ns: int) -> None:
         models, starts = self.models, self.model_starts
@@ -172,6 +172,14 @@ class TraceAgg:
         if facts.category in ("tool", "retrieval") and not is_root:
             return
         rank = 0 if is_root else _TEXT_RANKS.get(facts.category, 3)
+        if facts.texts_pending:
+            # Resolving text is costly: only when this span could still beat the current candidates.
+            span_hex = span.span_id.hex()
+            end = -max(span.end_ns, span.start_ns)
+            if (rank, span.start_ns, span_hex) < self.input_rank or (rank, end, span_hex) < self.output_rank:
+                resolve_texts(span, facts)
+            else:
+                return
         value = facts.input_text
         if value:
             candidate = (rank + _structured(value), span.start_ns, span.span_id.hex())

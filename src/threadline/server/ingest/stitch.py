@@ -164,7 +164,10 @@ class Stitcher:
             batch.counters.trace_count += 1
         else:
             agg = self._trace_agg(txn, project_id, trace_id, home)
-        for span, facts in group:
+        # Roots first: their text usually settles the turn's, so the children's need not be resolved.
+        for span, facts in [i for i in group if i[0].parent_span_id is None] + [
+            i for i in group if i[0].parent_span_id is not None
+        ]:
             agg.add(span, facts)
             batch.spans.append((agg.pk, span, facts))
         session_pk = home[1] if home is not None else None

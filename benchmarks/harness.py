@@ -1,0 +1,162 @@
+"""Shared benchmark plumbing: start a server process, send bodies concurrently, time queries."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+
+    def peak_rss_mb(self) -> float:
+        """The server's high-water resident set size (VmHWM), in MiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
+
+
+def wait_until_up(port: int, path: str = "/healthz", timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port} within {timeout}s")
+
+
+@contextmanager
+def threadline_server(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
+    with tempfile.TemporaryDirectory(prefix="threadline-bench-") as tmp:
+        port = free_port()
+        data_dir = Path(tmp) / "data"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "threadline.server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+             *extra_args],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_until_up(port)
+            yield ServerProcess(process, port, data_dir)
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@dataclass
+class SendResult:
+    seconds: float
+    requests: int
+    retries: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def send_all(
+    port: int,
+    bodies: Sequence[bytes],
+    senders: int,
+    path: str = "/v1/traces",
+    headers: dict[str, str] | None = None,
+    done: Callable[[], bool] | None = None,
+) -> SendResult:
+    """POST every body with ``senders`` concurrent keep-alive connections; retry 429/503 as clients do.
+
+    The clock stops when ``done()`` is true (polled after the last response), so that end-to-end
+    figures include the time until the data is queryable.
+    """
+    next_index = iter(range(len(bodies)))
+    lock = threading.Lock()
+    result = SendResult(0.0, len(bodies))
+    send_headers = {"Content-Type": "application/x-protobuf", **(headers or {})}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            while True:
+                conn.request("POST", path, body=bodies[index], headers=send_headers)
+                response = conn.getresponse()
+                response.read()
+                if response.status in (429, 503):
+                    with lock:
+                        result.retries += 1
+                    time.sleep(float(response.getheader("Retry-After") or 1) / 10)
+                    continue
+                if response.status != 200:
+                    with lock:
+                        result.failures.append(f"{response.status}")
+                break
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    while done is not None and not done():
+        time.sleep(0.02)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def get_json(port: int, path: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} -> {response.status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def p50_ms(port: int, paths: Sequence[str], rounds: int = 1) -> float:
+    """Median latency of GET requests over one keep-alive connection, in milliseconds."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    samples = []
+    for _ in range(rounds):
+        for path in paths:
+            start = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            samples.append((time.perf_counter() - start) * 1000)
+            if response.status != 200:
+                raise RuntimeError(f"GET {path} -> {response.status}")
+    return statistics.median(samples)
+
+
+def cpu_count() -> int:
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,126 @@
+"""Ingest and query speed of the embedded store at scale (SPEC §7).
+
+    python benchmarks/ingest.py                     # 50,000 sessions / 1,000,000 spans
+    python benchmarks/ingest.py --sessions 5000     # a quicker look
+
+Starts ``threadline serve`` in its own process, sends a seeded workload of multi-turn agent sessions
+(4 spans per turn, 5 turns per session) over HTTP from several concurrent senders, and measures:
+end-to-end spans/s (from the first request until ``/api/v1/stats`` counts every span), the server's
+peak RSS, bytes on disk per span, and the p50 latency of the session list (every ordering), session
+detail and trace queries over the full data set. Each figure is printed with its target and the
+ratio to it; with ``--baseline-spans`` the same senders also send part of the workload to the
+baseline server (``--baseline``, see ``baseline.py``) in the same run, and the ratio of the two
+ingest rates is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import urllib.parse
+
+from harness import cpu_count, get_json, p50_ms, send_all, threadline_server
+from workload import Workload, requests
+
+ORDERINGS = ("last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count")
+TARGETS = {"spans_per_s": 50_000, "list_p50_ms": 20.0, "detail_p50_ms": 20.0, "rss_mb": 400.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=50_000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--samples", type=int, default=25, help="requests per query kind for the p50")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--baseline", choices=("phoenix", "none"), default="phoenix", help="peer server to compare ingest with"
+    )
+    parser.add_argument("--baseline-spans", type=int, default=4000, help="spans sent to the baseline")
+    args = parser.parse_args()
+
+    workload = Workload(sessions=args.sessions, seed=args.seed)
+    print(f"machine: {cpu_count()} cores; workload: {workload.sessions} sessions, {workload.total_spans} spans")
+    started = time.perf_counter()
+    bodies = list(requests(workload, time.time_ns()))
+    size = sum(len(b) for b in bodies)
+    print(
+        f"generated {len(bodies)} requests ({size / 1e6:.0f} MB, {size / workload.total_spans:.0f} B/span on the wire) "
+        f"in {time.perf_counter() - started:.0f}s"
+    )
+
+    with threadline_server() as server:
+
+        def all_counted() -> bool:
+            return bool(get_json(server.port, "/api/v1/stats")["span_count"] >= workload.total_spans)
+
+        sent = send_all(server.port, bodies, args.senders, done=all_counted)
+        rate = workload.total_spans / sent.seconds
+        stats = get_json(server.port, "/api/v1/stats")
+        assert stats["span_count"] == workload.total_spans, stats
+        assert stats["session_count"] == workload.sessions, stats
+        rss = server.peak_rss_mb()
+        disk = server.disk_bytes() / workload.total_spans
+        print(f"\ningest: {workload.total_spans} spans in {sent.seconds:.1f}s with {args.senders} senders "
+              f"({sent.retries} retries after 503, {len(sent.failures)} failures)")  # fmt: skip
+        report("ingest, end to end", rate, "spans/s", TARGETS["spans_per_s"], higher_is_better=True)
+        report("server peak RSS", rss, "MiB", TARGETS["rss_mb"])
+        print(f"  {'bytes on disk per span':<34}{disk:>10.0f} B")
+        del bodies
+
+        queries(server.port, args.samples, random.Random(args.seed))
+        baseline_rate = None
+    if args.baseline != "none":
+        from baseline import baseline_ingest_rate
+
+        baseline_bodies = list(
+            requests(Workload(sessions=max(args.baseline_spans // 20, 1), seed=args.seed), time.time_ns())
+        )
+        baseline_rate = baseline_ingest_rate(args.baseline, baseline_bodies, args.senders)
+        if baseline_rate:
+            print(f"\nbaseline ({args.baseline}, same workload, same senders): {baseline_rate:,.0f} spans/s")
+            print(f"  Threadline / {args.baseline} ingest ratio: {rate / baseline_rate:,.1f}x (target >= 10x)")
+
+
+def report(name: str, value: float, unit: str, target: float, *, higher_is_better: bool = False) -> None:
+    ok = value >= target if higher_is_better else value <= target
+    ratio = value / target
+    print(f"  {name:<34}{value:>10,.1f} {unit:<8} target {'>=' if higher_is_better else '<='} {target:,} "
+          f"({ratio:.2f}x of target) {'OK' if ok else 'MISSED'}")  # fmt: skip
+
+
+def queries(port: int, samples: int, rng: random.Random) -> None:
+    print("\nqueries (p50 over HTTP, 50 rows per page):")
+    for ordering in ORDERINGS:
+        for name in (ordering, "-" + ordering):
+            paths = [f"/api/v1/sessions?limit=50&ordering={name}"]
+            # Later pages too: a cursor from deep in the list.
+            page = get_json(port, paths[0])
+            for _ in range(3):
+                if page["next_cursor"]:
+                    paths.append(f"{paths[0]}&cursor={page['next_cursor']}")
+                    page = get_json(port, paths[-1])
+            report(f"list ordering={name}", p50_ms(port, paths, rounds=max(samples // len(paths), 1)), "ms",
+                   TARGETS["list_p50_ms"])  # fmt: skip
+    sessions = get_json(port, "/api/v1/sessions?limit=500&ordering=-total_cost")["sessions"]
+    user = sessions[0]["user_id"]
+    model = sessions[0]["models"][0]
+    filtered = {
+        "filter user_id": f"user_id={user}",
+        "filter model + has_error": f"model={model}&has_error=true",
+        "filter min_turns + since": "min_turns=3&since=2000-01-01T00:00:00Z",
+        "filter q (text search)": f"q={urllib.parse.quote('refund')}",
+    }
+    for name, query in filtered.items():
+        report(name, p50_ms(port, [f"/api/v1/sessions?limit=50&{query}"], rounds=samples), "ms", TARGETS["list_p50_ms"])
+    chosen = rng.sample(sessions, min(samples, len(sessions)))
+    detail_paths = [f"/api/v1/sessions/{s['session_id']}" for s in chosen]
+    report("session detail (all turns)", p50_ms(port, detail_paths), "ms", TARGETS["detail_p50_ms"])
+    trace_ids = [get_json(port, p)["turns"][0]["trace_ids"][0] for p in detail_paths]
+    report(
+        "trace (span tree)", p50_ms(port, [f"/api/v1/traces/{t}" for t in trace_ids]), "ms", TARGETS["detail_p50_ms"]
+    )
+
+
+if __name__ == "__main__":
+    main()
