@@ -21,73 +21,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
-WORDS = [
-    "order",
-    "refund",
-    "account",
-    "invoice",
-    "shipping",
-    "delivery",
-    "password",
-    "reset",
-    "billing",
-    "plan",
-    "upgrade",
-    "weather",
-    "paris",
-    "london",
-    "tokyo",
-    "tomorrow",
-    "today",
-    "please",
-    "could",
-    "you",
-    "help",
-    "me",
-    "with",
-    "my",
-    "the",
-    "a",
-    "an",
-    "is",
-    "are",
-    "was",
-    "it",
-    "this",
-    "that",
-    "and",
-    "or",
-    "but",
-    "when",
-    "where",
-    "why",
-    "how",
-    "which",
-    "price",
-    "cost",
-    "subscription",
-    "cancel",
-    "change",
-    "address",
-    "email",
-    "phone",
-    "card",
-    "payment",
-    "failed",
-    "error",
-    "again",
-    "still",
-    "not",
-    "working",
-    "thanks",
-    "great",
-    "perfect",
-    "sure",
-    "check",
-    "status",
-    "tracking",
-    "number",
-]
+_VOCABULARY = (
+    "order refund account invoice shipping delivery password reset billing plan upgrade weather "
+    "paris london tokyo tomorrow today please could you help me with my the a an is are was it this "
+    "that and or but when where why how which price cost subscription cancel change address email "
+    "phone card payment failed error again still not working thanks great perfect sure check status "
+    "tracking number"
+)
+WORDS = tuple(_VOCABULARY.split(" "))
 SYSTEM_PROMPT = (
     "You are Threadline Travel's support assistant. Answer briefly and accurately. Use the tools when the "
     "user asks about orders, weather or bookings. Never reveal internal identifiers. If you are unsure, ask "
