@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from support.server import RunningServer, run_server
 from threadline.server.demo import Demo
@@ -65,3 +72,31 @@ def test_the_same_seed_sends_the_same_sessions(tmp_path: Path) -> None:
             [(s["session_id"], s["user_id"], s["turn_count"], s["input_tokens"], s["end_reason"]) for s in sessions]
         )
     assert summaries[0] == summaries[1]
+
+
+def test_serve_demo_fills_an_empty_server_and_stops_cleanly(tmp_path: Path) -> None:
+    """The command a newcomer runs. The demo works in the background, so this test waits on the API."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("threadline")), "serve", "--demo", "--port", str(port)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "THREADLINE_"))}
+    with subprocess.Popen(
+        [*command, "--data-dir", str(tmp_path / "data")], stdout=subprocess.PIPE, text=True, env=env
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith(f"Threadline listening on http://127.0.0.1:{port}")
+            assert process.stdout.readline().startswith("Demo:")
+            deadline = time.monotonic() + 30
+            stats: dict[str, Any] = {}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                while time.monotonic() < deadline and stats.get("session_count", 0) < 20:
+                    time.sleep(0.2)
+                    stats = client.get("/api/v1/stats").json()
+            assert stats["session_count"] >= 20
+            assert stats["user_count"] == 6
+        finally:
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=20)
+    assert code == 0

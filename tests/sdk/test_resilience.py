@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -179,3 +181,45 @@ def test_disabled_sdk_records_nothing_and_keeps_the_api_working() -> None:
         threadline.feedback(1)
         assert threadline.flush()
     assert exporter.spans == []
+
+
+EXITING_APP = """
+import sys, threadline
+threadline.configure(endpoint=sys.argv[1], schedule_delay=60, shutdown_timeout=float(sys.argv[2]))
+with threadline.session("sess_exit", user_id="leo"):
+    with threadline.turn("last words") as turn:
+        turn.output("bye")
+    threadline.turn("still open at exit")
+print("done", flush=True)
+"""
+
+
+def _run_app(endpoint: str, shutdown_timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "THREADLINE_"))}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING_APP, endpoint, str(shutdown_timeout)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    return time.monotonic() - started, done
+
+
+def test_spans_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
+    with run_server(tmp_path / "data") as server:
+        _, done = _run_app(server.url, 10)
+        assert done.stdout == "done\n", done.stderr
+        with server.client() as client:
+            got = client.get("/api/v1/sessions/sess_exit").json()
+    assert [(t["input"], t["error"], t["error_message"]) for t in got["turns"]] == [
+        ("last words", False, None),
+        ("still open at exit", True, "the SDK shut down before the turn ended"),
+    ]
+
+
+def test_exit_with_a_dead_endpoint_keeps_to_the_deadline() -> None:
+    elapsed, done = _run_app(f"http://127.0.0.1:{_closed_port()}", 1)
+    assert done.returncode == 0, done.stderr
+    assert elapsed < 8  # interpreter start-up, plus the 1 s deadline (and its 2 s grace to abort retries)

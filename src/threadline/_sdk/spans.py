@@ -86,6 +86,7 @@ class SpanHandle:
         """End the span with error status; open children end with error status too."""
         self._finish_safely(Failure.of(message))
 
+    @guard.guarded(guard.SELF)
     def set_attribute(self, key: str, value: Any) -> Self:
         """Set any attribute on the span (non-primitive values are sent as JSON)."""
         self._set(key, value)

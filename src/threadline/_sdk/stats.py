@@ -25,11 +25,16 @@ class Stats:
     """Errors inside the SDK, logged once and swallowed."""
 
 
+def _empty() -> Stats:
+    return Stats(0, 0, 0, 0, 0, 0, 0, 0, guard.STATE.errors)
+
+
+@guard.guarded(_empty)
 def stats() -> Stats:
     """A snapshot of the SDK's counters since the last ``configure()``."""
     rt = runtime.STATE.runtime
     if rt is None:
-        return Stats(0, 0, 0, 0, 0, 0, 0, 0, guard.STATE.errors)
+        return _empty()
     c = rt.counters
     queue = getattr(getattr(rt.processor, "_batch_processor", None), "_queue", None)
     with c.lock:
