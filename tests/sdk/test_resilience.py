@@ -106,30 +106,32 @@ def test_a_forked_child_exports_its_own_turns(tmp_path: Path) -> None:
     provider = TracerProvider(resource=Resource.create({}), shutdown_on_exit=False)
     with run_server(tmp_path / "data") as server:
         threadline.configure(endpoint=server.url, tracer_provider=provider, schedule_delay=0.01)
-        _turns(1, "sess_parent")  # the exporter has a connection open before the fork
-        assert threadline.flush(timeout=10)
-        with threadline.session("sess_parent"):
-            open_turn = threadline.turn("open across the fork")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # "fork() in a multi-threaded process"
-            pid = os.fork()
-        if pid == 0:  # the child: exports through its own fresh worker and connection, then leaves
-            code = 1
-            try:
-                _turns(2, "sess_child")
-                code = 0 if threadline.flush(timeout=10) and not threadline.stats().open_turns else 3
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        open_turn.end()
-        _turns(1, "sess_parent")
-        assert threadline.flush(timeout=10)
-        with server.client() as client:
-            parent = client.get("/api/v1/sessions/sess_parent").json()
-            child = client.get("/api/v1/sessions/sess_child").json()
-        threadline.shutdown()
-    provider.shutdown()
+        try:
+            _turns(1, "sess_parent")  # the exporter has a connection open before the fork
+            assert threadline.flush(timeout=10)
+            with threadline.session("sess_parent"):
+                open_turn = threadline.turn("open across the fork")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # "fork() in a multi-threaded process"
+                pid = os.fork()
+            if pid == 0:  # the child: exports through its own fresh worker and connection, then leaves
+                code = 1
+                try:
+                    _turns(2, "sess_child")
+                    code = 0 if threadline.flush(timeout=10) and not threadline.stats().open_turns else 3
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            open_turn.end()
+            _turns(1, "sess_parent")
+            assert threadline.flush(timeout=10)
+            with server.client() as client:
+                parent = client.get("/api/v1/sessions/sess_parent").json()
+                child = client.get("/api/v1/sessions/sess_child").json()
+        finally:
+            threadline.shutdown()
+            provider.shutdown()
     assert [t["input"] for t in parent["turns"]] == ["question 0", "open across the fork", "question 0"]
     assert [t["turn_number"] for t in child["turns"]] == [1, 2]
 

@@ -14,8 +14,8 @@ from threadline import semconv as sc
 from threadline._sdk import guard, runtime
 from threadline._sdk.calls import current_turn
 from threadline._sdk.runtime import Runtime
-from threadline._sdk.scope import Attributes, Scope, make_scope
-from threadline._sdk.turn import Turn, resolve_scope
+from threadline._sdk.scope import Attributes, Scope, make_scope, resolve_scope
+from threadline._sdk.turn import Turn
 
 _ROOT = otel_context.Context()
 

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from threadline import semconv as sc
+from threadline._sdk import ids
 
 if TYPE_CHECKING:
     from threadline._sdk.turn import Turn
@@ -90,6 +91,23 @@ def make_stamp(scope: Scope) -> Attributes:
     if scope.turn is not None and scope.turn.number is not None:
         stamp[sc.CONVERSATION_TURN_NUMBER] = scope.turn.number
     return stamp
+
+
+def resolve_scope(session_id: str | None, user_id: str | None, conversation_id: str | None) -> Scope:
+    """The scope a new turn (or session event) belongs to: the current one, or the session named."""
+    outer = current()
+    if session_id is None and user_id is None and conversation_id is None and outer.turn is None:
+        return outer
+    session = outer.session
+    same_session = True
+    if session_id and (session is None or session.session_id != session_id):
+        session = SessionInfo(session_id, ids.hash_user_id(user_id) if user_id is not None else None)
+        same_session = False
+    elif user_id is not None and session is not None:
+        session = SessionInfo(session.session_id, ids.hash_user_id(user_id), session.attributes)
+    conversation = conversation_id or (outer.conversation_id if same_session else None)
+    topic = outer.topic if same_session and conversation == outer.conversation_id else None
+    return make_scope(session, conversation, topic)
 
 
 def current() -> Scope:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from threadline._sdk import guard, runtime
+from threadline._sdk.scope import resolve_scope
 from threadline._sdk.spans import Failure
-from threadline._sdk.turn import Turn, inert_turn, resolve_scope, start_turn
+from threadline._sdk.turn import Turn, inert_turn, start_turn
 
 Time = datetime | float | int
 """A ``datetime`` (naive means UTC), or seconds since the epoch."""

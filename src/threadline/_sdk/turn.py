@@ -9,7 +9,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from threadline import semconv as sc
-from threadline._sdk import guard, ids, runtime
+from threadline._sdk import guard, runtime
 from threadline._sdk.calls import (
     AgentRun,
     ChildHandle,
@@ -23,7 +23,7 @@ from threadline._sdk.calls import (
     tool_attributes,
 )
 from threadline._sdk.content import attribute_value, to_text
-from threadline._sdk.scope import Attributes, Scope, SessionInfo, context_with, current, make_scope
+from threadline._sdk.scope import Attributes, Scope, context_with, current, resolve_scope
 from threadline._sdk.spans import Failure, SpanHandle
 
 if TYPE_CHECKING:
@@ -204,23 +204,6 @@ class Turn(SpanHandle):
             rt.registry.turn_ended(session_id, end_ns)
         if self._timed_out:
             rt.counters.add(turns_timed_out=1)
-
-
-def resolve_scope(session_id: str | None, user_id: str | None, conversation_id: str | None) -> Scope:
-    """The scope a new turn (or session event) belongs to: the current one, or the session named."""
-    outer = current()
-    if session_id is None and user_id is None and conversation_id is None and outer.turn is None:
-        return outer
-    session = outer.session
-    same_session = True
-    if session_id and (session is None or session.session_id != session_id):
-        session = SessionInfo(session_id, ids.hash_user_id(user_id) if user_id is not None else None)
-        same_session = False
-    elif user_id is not None and session is not None:
-        session = SessionInfo(session.session_id, ids.hash_user_id(user_id), session.attributes)
-    conversation = conversation_id or (outer.conversation_id if same_session else None)
-    topic = outer.topic if same_session and conversation == outer.conversation_id else None
-    return make_scope(session, conversation, topic)
 
 
 def start_turn(
