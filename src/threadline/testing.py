@@ -2,9 +2,9 @@
 
 The ``threadline_capture`` fixture configures the SDK for one test: spans are exported synchronously
 to a ``CapturingExporter``, trace and span ids count up from 1, session ids are ``sess_`` plus a
-counter, the clock starts at 1 s and moves 1 s each time it is read (``advance()`` moves it further
-and fires turn timeouts), and the SDK's own errors are raised instead of swallowed. Everything is
-restored afterwards::
+counter, user ids are hashed with the salt ``test-salt``, the clock starts at 1 s and moves 1 s each
+time it is read (``advance()`` moves it further and fires turn timeouts), and the SDK's own errors
+are raised instead of swallowed. Everything is restored afterwards::
 
     def test_answer(threadline_capture):
         with threadline.session("s1", user_id="u1"), threadline.turn(input="hi") as turn:
@@ -39,9 +39,11 @@ __all__ = [
     "CapturingExporter",
     "IncrementalIdGenerator",
     "SequentialIds",
+    "SystemClock",
     "TestClock",
     "configured",
     "reset_otel_globals",
+    "span_as_dict",
     "threadline_capture",
 ]
 
@@ -250,5 +252,3 @@ def threadline_capture() -> Iterator[Capture]:
     with configured() as capture:
         yield capture
 
-
-__all__ += ["SystemClock", "span_as_dict"]
