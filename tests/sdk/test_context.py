@@ -30,6 +30,7 @@ def test_plain_otel_spans_inside_a_session_carry_its_ids(threadline_capture: Cap
         "session.id": "sess_p",
         "user.id": threadline.hash_user_id("frank"),
         "conversation.id": "sess_p",
+        "conversation.turn_number": 1,  # a root span in a session is a turn for the server
     }
     http = spans["POST https://api.openai.com/v1/chat/completions"]
     assert dict(http.attributes) == {
@@ -40,6 +41,17 @@ def test_plain_otel_spans_inside_a_session_carry_its_ids(threadline_capture: Cap
     }
     assert http.parent.span_id == spans["turn"].context.span_id
     assert dict(spans["outside any session"].attributes) == {}
+
+
+def test_root_spans_of_other_libraries_take_the_next_turn_number(threadline_capture: Capture) -> None:
+    tracer = threadline_capture.provider.get_tracer("agent-framework")
+    with threadline.session("sess_mixed"):
+        threadline.turn("sdk turn").end()
+        with tracer.start_as_current_span("framework run"), tracer.start_as_current_span("framework step"):
+            pass
+        threadline.turn("next sdk turn").end()
+    roots = [(s.name, s.attributes["conversation.turn_number"]) for s in threadline_capture.spans if not s.parent]
+    assert roots == [("turn", 1), ("framework run", 2), ("turn", 3)]
 
 
 def test_a_library_that_names_its_own_session_keeps_it(threadline_capture: Capture) -> None:

@@ -1,7 +1,8 @@
 """The span pipeline the SDK adds to a TracerProvider: one ``Hub`` processor in front of the export.
 
 - ``Hub.on_start`` stamps the session id, hashed user id, conversation id (and turn number inside a
-  turn) on every span started in a session scope, whichever library starts it.
+  turn) on every span started in a session scope, whichever library starts it. A root span started in
+  a session outside any turn is a turn for the server: it gets the conversation's next turn number.
 - ``Hub.on_end`` counts tool calls and agent runs made by other libraries inside an open turn.
 - ``CountingBatchSpanProcessor`` is OTel's ``BatchSpanProcessor`` (bounded queue, background worker)
   that also counts the spans it drops when its queue is full.
@@ -70,10 +71,20 @@ class Hub(SpanProcessor):
                     scope = otel_context.get_value(SCOPE_KEY, parent_context)
                 if isinstance(scope, Scope) and scope.stamp:
                     span.set_attributes(scope.stamp)
+                    if span.parent is None and scope.turn is None and scope.session is not None:
+                        self._number_root(span, scope)
         except Exception as exc:
             guard.internal_error("Hub.on_start", exc)
         for processor in self.processors:
             processor.on_start(span, parent_context=parent_context)
+
+    def _number_root(self, span: Span, scope: Scope) -> None:
+        """Another library's root span in a session but outside any turn is a turn of its own for the
+        server: give it the conversation's next number, so that it never shares one with an SDK turn."""
+        if self.registry is not None and scope.session is not None:
+            conversation = scope.conversation or ""
+            number = self.registry.next_turn(scope.session.session_id, conversation, None)
+            span.set_attribute(sc.CONVERSATION_TURN_NUMBER, number)
 
     def on_end(self, span: ReadableSpan) -> None:
         registry = self.registry
