@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from threadline._sdk import guard
+
 _IDLE_WAIT = 60.0
 """Longest sleep of the thread when it knows of no deadline (a turn may have been added meanwhile)."""
 
@@ -63,7 +65,10 @@ class Watchdog:
                     self._cond.wait(wait)
                     continue
                 self._next_wake = float("inf")
-            self.check()
+            try:
+                self.check()
+            except Exception as exc:  # the thread must outlive any bug
+                guard.internal_error("Watchdog.check", exc)
 
     def check(self) -> int:
         """Expire every open item whose deadline has passed; returns how many were expired."""
