@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from support.corpus import FOLDERS, expected_user_id, manifest, replay
-from support.server import RunningServer
+from support.server import ManualClock, RunningServer, run_server
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
@@ -45,10 +47,10 @@ def test_totals_and_tool_calls(server: RunningServer, folder: str) -> None:
     assert {s["cost_source"] for s in sessions} == {"computed"}
 
 
-def test_replaying_twice_changes_nothing(server: RunningServer) -> None:
+def test_replaying_twice_changes_nothing(tmp_path: Path, clock: ManualClock) -> None:
     """Client retries re-send spans already stored: they are recognised, not counted twice."""
     folder = FOLDERS[0]
-    with server.client() as client:
+    with run_server(tmp_path / "data", clock=clock) as server, server.client() as client:
         replay(client, folder)
         first = client.get("/api/v1/sessions").json()["sessions"]
         stats = client.get("/api/v1/stats").json()

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from threadline.server.ingest.normalize import normalize
 from threadline.server.ingest.records import RawSpan
-from threadline.server.ingest.rollup import SessionState, TraceAgg, fold_turn, turn_key
+from threadline.server.ingest.rollup import fold_turn
+from threadline.server.ingest.session_state import SessionState
+from threadline.server.ingest.trace_agg import TraceAgg, turn_key
 from unit.spans import span, span_id, trace_id
 
 # --- building traces -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from threadline.server.api import errors, ingest, sessions, system, traces
 from threadline.server.api.deps import Clock, Runtime
 from threadline.server.ingest.prepare import Preparer
+from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.writer import Writer
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
@@ -27,6 +28,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, store: Store |
         writer = Writer(
             backend,
             preparer.prepare,
+            options=FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window),
             max_pending_spans=settings.max_pending_spans,
             max_batch_spans=settings.max_batch_spans,
         )

@@ -56,6 +56,14 @@ def parse_bool(name: str, raw: str | None) -> bool | None:
     raise bad_parameter(name, raw, "true or false")
 
 
+def parse_choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in allowed:
+        raise bad_parameter(name, raw, "one of " + ", ".join(allowed), allowed=list(allowed))
+    return raw
+
+
 def parse_ordering(raw: str | None) -> tuple[str, bool]:
     """(ordering, descending). Default newest activity first; a leading '-' means descending."""
     if raw is None or raw == "":

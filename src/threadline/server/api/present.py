@@ -6,20 +6,26 @@ from typing import Any
 
 from threadline import semconv as sc
 from threadline.server.api.params import iso
-from threadline.server.ingest.normalize import as_float, as_int, normalize
-from threadline.server.intelligence.lifecycle import lifecycle
+from threadline.server.ingest.normalize import normalize
+from threadline.server.intelligence.context import WindowLookup, context_window
+from threadline.server.intelligence.dropoff import Dropoff, dropoff
+from threadline.server.intelligence.lifecycle import INACTIVE_TIMEOUT, Lifecycle, lifecycle
 from threadline.server.store.base import SpanRow
 
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 
 
 def session_summary(row: dict[str, Any], now_ns: int, idle_timeout_ns: int) -> dict[str, Any]:
-    life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["attributes"])
+    life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["end_reason"], row["ended_ns"])
+    drop = session_dropoff(row, life, now_ns)
     return {
         "session_id": row["session_id"],
         "user_id": row["user_id"],
         "status": life.status,
         "end_reason": life.end_reason,
+        "ended_at": iso(life.ended_ns) if life.ended_ns is not None else None,
+        "idle_time_ms": life.idle_time_ms,
+        "reopened_count": row["reopened_count"],
         "turn_count": row["turn_count"],
         "trace_count": row["trace_count"],
         "span_count": row["span_count"],
@@ -41,19 +47,48 @@ def session_summary(row: dict[str, Any], now_ns: int, idle_timeout_ns: int) -> d
         "duration_ms": row["duration_ns"] / 1e6,
         "first_input": row["first_input"],
         "last_output": row["last_output"],
-        "dropped_off": False,
+        "last_agent_action": row["last_action"],
+        "dropped_off": drop.detected,
+        "abandoned": life.status == "ended" and row["turn_count"] == 1,
+        "converted": row["converted"],
+        "max_context_window_pct": row["max_context_pct"],
         "models": row["models"],
         "attributes": row["attributes"],
     }
 
 
-def turn(row: dict[str, Any]) -> dict[str, Any]:
+def session_dropoff(row: dict[str, Any], life: Lifecycle, now_ns: int) -> Dropoff:
+    return dropoff(
+        ended_by_inactivity=life.end_reason == INACTIVE_TIMEOUT,
+        converted=row["converted"],
+        last_turn=row["last_turn_number"],
+        last_intent=row["last_intent"],
+        agent_last_action=row["last_action"],
+        last_turn_end_ns=row["last_turn_end_ns"],
+        now_ns=now_ns,
+        client=row["client_dropoff"],
+    )
+
+
+def session_detail(
+    row: dict[str, Any], turn_rows: list[dict[str, Any]], now_ns: int, idle_timeout_ns: int, windows: WindowLookup
+) -> dict[str, Any]:
+    detail = session_summary(row, now_ns, idle_timeout_ns)
+    life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["end_reason"], row["ended_ns"])
+    turns = [turn(t, windows) for t in turn_rows]
+    detail["turns"] = turns
+    detail["conversations"] = conversations(turns)
+    detail["journeys"] = [
+        {**j, "stages": [{**s, "time": iso(s.pop("time_ns"))} for s in j["stages"]]} for j in row["journeys"]
+    ]
+    drop = session_dropoff(row, life, now_ns)
+    detail["dropoff"] = drop.as_dict()
+    return detail
+
+
+def turn(row: dict[str, Any], windows: WindowLookup) -> dict[str, Any]:
     attributes = row["attributes"]
-    limit = as_int(attributes.get(sc.CONTEXT_LIMIT))
-    context = row["context_tokens"]
-    pct = as_float(attributes.get(sc.CONVERSATION_CONTEXT_WINDOW_PCT))
-    if pct is None and context is not None and limit:
-        pct = round(100.0 * context / limit, 2)
+    context = context_window(row["context_tokens"], attributes, row["model"], windows)
     return {
         "turn_number": row["turn_number"],
         "conversation_id": row["conversation_id"],
@@ -74,8 +109,14 @@ def turn(row: dict[str, Any]) -> dict[str, Any]:
         "error": row["error"],
         "error_message": row["error_message"],
         "tool_error": row["tool_error"],
-        "context_tokens": context,
-        "context_window_pct": pct,
+        "agent_last_action": row["last_action"],
+        "model": row["model"],
+        "context_tokens": context.tokens,
+        "context_limit": context.limit,
+        "context_limit_source": context.limit_source,
+        "context_window_pct": context.pct,
+        "context_pruned": context.pruned,
+        "messages_pruned": context.messages_pruned,
         "attributes": attributes,
     }
 

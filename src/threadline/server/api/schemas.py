@@ -21,7 +21,10 @@ class SessionSummary(BaseModel):
     session_id: str
     user_id: str | None
     status: Literal["active", "ended"]
-    end_reason: str | None
+    end_reason: str | None = Field(description="inactive_timeout, or the reason a client gave when it ended it.")
+    ended_at: str | None
+    idle_time_ms: float = Field(description="Time since the last activity.")
+    reopened_count: int = Field(description="Times activity resumed after the session had ended.")
     turn_count: int
     trace_count: int
     span_count: int
@@ -43,7 +46,14 @@ class SessionSummary(BaseModel):
     duration_ms: float
     first_input: str | None
     last_output: str | None
-    dropped_off: bool
+    last_agent_action: Literal["answered", "asked_question", "error", "tool_failure"] | None
+    dropped_off: bool = Field(
+        description="Ended by inactivity, not converted, after a question, error or tool failure; "
+        "or the client said so (dropoff.detected)."
+    )
+    abandoned: bool = Field(description="Ended with exactly one turn.")
+    converted: bool = Field(description="A journey reached its conversion.")
+    max_context_window_pct: float | None
     models: list[str]
     attributes: dict[str, Any] = Field(description="Session-level seed attributes (session.*, user.*).")
 
@@ -73,9 +83,41 @@ class Turn(BaseModel):
     error: bool
     error_message: str | None
     tool_error: bool
+    agent_last_action: Literal["answered", "asked_question", "error", "tool_failure"] | None
+    model: str | None
     context_tokens: int | None
+    context_limit: int | None
+    context_limit_source: Literal["client", "model"] | None
     context_window_pct: float | None
+    context_pruned: bool
+    messages_pruned: int | None
     attributes: dict[str, Any]
+
+
+class JourneyStage(BaseModel):
+    stage: str | None
+    stage_number: int | None
+    turn: int | None
+    time: str
+
+
+class SessionJourney(BaseModel):
+    name: str
+    stages: list[JourneyStage]
+    highest_stage: int | None
+    total_stages: int | None
+    converted: bool
+    conversion_turn: int | None
+    conversion_time_ms: float | None
+
+
+class Dropoff(BaseModel):
+    detected: bool
+    source: Literal["client", "derived"] | None
+    last_turn: int | None
+    last_intent: str | None
+    agent_last_action: str | None
+    time_since_last_turn_ms: float | None
 
 
 class Conversation(BaseModel):
@@ -89,8 +131,8 @@ class Conversation(BaseModel):
 class SessionDetail(SessionSummary):
     turns: list[Turn]
     conversations: list[Conversation]
-    journeys: list[dict[str, Any]]
-    dropoff: dict[str, Any] | None
+    journeys: list[SessionJourney]
+    dropoff: Dropoff
 
 
 class Span(BaseModel):

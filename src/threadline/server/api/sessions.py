@@ -26,6 +26,8 @@ async def list_sessions(
     since: Annotated[str | None, Query(description="ISO 8601; sessions active at or after it")] = None,
     until: Annotated[str | None, Query(description="ISO 8601; sessions that started at or before it")] = None,
     has_error: Annotated[str | None, Query(description="true / false")] = None,
+    status: Annotated[str | None, Query(description="active / ended")] = None,
+    dropped_off: Annotated[str | None, Query(description="true / false")] = None,
     min_turns: Text = None,
     max_turns: Text = None,
     model: Text = None,
@@ -46,6 +48,10 @@ async def list_sessions(
         since_ns=params.parse_timestamp("since", since),
         until_ns=params.parse_timestamp("until", until),
         has_error=params.parse_bool("has_error", has_error),
+        status=params.parse_choice("status", status, ("active", "ended")),
+        dropped_off=params.parse_bool("dropped_off", dropped_off),
+        now_ns=rt.clock(),
+        idle_timeout_ns=rt.idle_timeout_ns,
         min_turns=params.parse_int("min_turns", min_turns),
         max_turns=params.parse_int("max_turns", max_turns),
         model=model or None,
@@ -59,7 +65,7 @@ async def list_sessions(
     if after is not None:
         query.after = (after[0], after[1])
     page = await run_in_threadpool(rt.store.list_sessions, DEFAULT_PROJECT, query)
-    now = rt.clock()
+    now = query.now_ns
     return {
         "sessions": [present.session_summary(row, now, rt.idle_timeout_ns) for row in page.rows],
         "next_cursor": params.encode_cursor(kind, page.next_after) if page.next_after else None,
@@ -78,10 +84,4 @@ async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)])
             f"No session {session_id!r}. List sessions with GET /api/v1/sessions.",
             detail={"session_id": session_id},
         )
-    detail = present.session_summary(row, rt.clock(), rt.idle_timeout_ns)
-    turns = [present.turn(t) for t in turn_rows]
-    detail["turns"] = turns
-    detail["conversations"] = present.conversations(turns)
-    detail["journeys"] = []
-    detail["dropoff"] = None
-    return detail
+    return present.session_detail(row, turn_rows, rt.clock(), rt.idle_timeout_ns, rt.preparer.prices.context_window)

@@ -18,7 +18,9 @@ from typing import Generic, TypeVar
 
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, SpanEvent
-from threadline.server.ingest.rollup import SessionRollup, SessionState, TraceAgg
+from threadline.server.ingest.rollup import FoldOptions, SessionRollup
+from threadline.server.ingest.session_state import SessionState
+from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import (
     CounterDelta,
     IngestTransaction,
@@ -93,8 +95,15 @@ class _Batch:
 
 
 class Stitcher:
-    def __init__(self, prepare: Prepare, session_cache: int = 4096, trace_cache: int = 100_000) -> None:
+    def __init__(
+        self,
+        prepare: Prepare,
+        options: FoldOptions | None = None,
+        session_cache: int = 4096,
+        trace_cache: int = 100_000,
+    ) -> None:
         self._prepare = prepare
+        self.options = options or FoldOptions()
         self._logs_stored: dict[int, bool] = {}
         self._sessions: LruCache[tuple[int, str], _Session] = LruCache(session_cache)
         self._session_keys: dict[int, tuple[int, str]] = {}
@@ -297,10 +306,10 @@ class Stitcher:
         if cached is None:
             loaded = txn.load_session(project_id, session_id)
             if loaded is None:
-                cached = _Session(SessionState(txn.new_session_pk(), session_id), is_new=True)
+                cached = _Session(SessionState(txn.new_session_pk(), session_id, options=self.options), is_new=True)
                 counters.session_count += 1
             else:
-                state = SessionState(loaded.pk, session_id, loaded.traces)
+                state = SessionState(loaded.pk, session_id, loaded.traces, self.options)
                 state.refresh()
                 cached = _Session(state)
             self._remember(project_id, cached)
@@ -311,7 +320,7 @@ class Stitcher:
         cached = self._sessions.get(key) if key is not None else None
         if cached is None:
             loaded = txn.load_session_by_pk(pk)
-            state = SessionState(loaded.pk, loaded.session_id, loaded.traces)
+            state = SessionState(loaded.pk, loaded.session_id, loaded.traces, self.options)
             state.refresh()
             cached = _Session(state)
             self._remember(project_id, cached)

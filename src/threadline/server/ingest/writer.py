@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from threadline.server.errors import Overloaded
+from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.stitch import ChangeSet, Prepare, Stitcher
 from threadline.server.store.base import IngestTransaction, SpanItem, Store
 
@@ -45,12 +46,13 @@ class Writer:
         store: Store,
         prepare: Prepare,
         *,
+        options: FoldOptions | None = None,
         max_pending_spans: int = 50_000,
         max_batch_spans: int = 20_000,
         on_commit: Callable[[list[ChangeSet]], None] | None = None,
     ) -> None:
         self._store = store
-        self._stitcher = Stitcher(prepare)
+        self._stitcher = Stitcher(prepare, options)
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._max_pending = max_pending_spans
         self._max_batch = max_batch_spans

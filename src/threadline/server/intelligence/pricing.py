@@ -78,6 +78,16 @@ class PriceBook:
 
     def __init__(self) -> None:
         self._pricers: dict[tuple[str | None, str, int], tuple[_Pricer, str] | None] = {}
+        self._windows: dict[tuple[str | None, str], int | None] = {}
+
+    def context_window(self, provider: str | None, model: str | None) -> int | None:
+        """The model's context window in tokens, from the price data; None when unknown."""
+        if not model:
+            return None
+        key = (provider, model)
+        if key not in self._windows:
+            self._windows[key] = _context_window(provider, model)
+        return self._windows[key]
 
     def quote(self, provider: str | None, model: str, usage: TokenUsage, at_ns: int) -> Quote | None:
         """The cost of one call, or ``None`` when the model is not in the price data."""
@@ -96,6 +106,17 @@ class PriceBook:
             return Quote(pricer.cost(usage), provider_id)
         except (LookupError, ValueError, ArithmeticError):
             return None
+
+
+def _context_window(provider: str | None, model: str) -> int | None:
+    for candidate in (provider, None) if provider else (None,):
+        try:
+            calc = calc_price(Usage(input_tokens=1), model, provider_id=candidate)
+        except (LookupError, ValueError):
+            continue
+        window = calc.model.context_window
+        return int(window) if window else None
+    return None
 
 
 def _as_kwargs(usage: TokenUsage) -> dict[str, int]:

@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, SpanFacts
-from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnId, TurnRollup
+from threadline.server.ingest.rollup import SessionRollup, TurnId, TurnRollup
+from threadline.server.ingest.trace_agg import TraceAgg
 
 SpanItem = tuple[RawSpan, SpanFacts]
 """A decoded span and what it means."""
@@ -152,6 +153,11 @@ class SessionQuery:
     min_turns: int | None = None
     max_turns: int | None = None
     has_error: bool | None = None
+    status: str | None = None
+    """``active`` or ``ended`` (needs ``now_ns`` and ``idle_timeout_ns``)."""
+    dropped_off: bool | None = None
+    now_ns: int = 0
+    idle_timeout_ns: int = 30 * 60 * 10**9
     model: str | None = None
     q: str | None = None
     ordering: str = "last_activity"

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from threadline.server.ingest.records import RawSpan, Resource, Scope, SpanEvent
-from threadline.server.ingest.rollup import TraceAgg
+from threadline.server.ingest.trace_agg import TraceAgg
 
 
 def encode_body(span: RawSpan) -> bytes:

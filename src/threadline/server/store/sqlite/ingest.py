@@ -15,7 +15,8 @@ import orjson
 
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, Resource
-from threadline.server.ingest.rollup import SessionRollup, TraceAgg, TurnRollup
+from threadline.server.ingest.rollup import SessionRollup, TurnRollup
+from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import (
     CounterDelta,
     LoadedSession,
@@ -46,8 +47,8 @@ _TURN_UPSERT = """
 INSERT INTO turns (
     session_pk, conversation_id, turn_key, turn_number, trace_ids, start_ns, end_ns, span_count, llm_call_count,
     tool_call_count, agent_run_count, input_tokens, output_tokens, total_cost_usd, cost_source, error,
-    error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes
-) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes, model, last_action
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (session_pk, conversation_id, turn_key) DO UPDATE SET
     turn_number = excluded.turn_number, trace_ids = excluded.trace_ids, start_ns = excluded.start_ns,
     end_ns = excluded.end_ns, span_count = excluded.span_count, llm_call_count = excluded.llm_call_count,
@@ -56,7 +57,8 @@ ON CONFLICT (session_pk, conversation_id, turn_key) DO UPDATE SET
     total_cost_usd = excluded.total_cost_usd, cost_source = excluded.cost_source, error = excluded.error,
     error_message = excluded.error_message, tool_error = excluded.tool_error,
     input_trace_id = excluded.input_trace_id, output_trace_id = excluded.output_trace_id,
-    context_tokens = excluded.context_tokens, attributes = excluded.attributes
+    context_tokens = excluded.context_tokens, attributes = excluded.attributes, model = excluded.model,
+    last_action = excluded.last_action
 """
 _USER_UPSERT = """
 INSERT INTO users (project_id, user_id, session_count, turn_count, trace_count, error_count, input_tokens,
@@ -80,7 +82,9 @@ SESSION_COLUMNS = (
     "user_id", "first_ns", "last_ns", "duration_ns", "turn_count", "trace_count", "span_count", "llm_call_count",
     "tool_call_count", "error_count", "errored_turn_count", "input_tokens", "output_tokens", "total_tokens",
     "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_cost_usd", "cost_source", "unpriced_calls",
-    "first_input", "last_output", "models", "attributes",
+    "first_input", "last_output", "models", "attributes", "end_reason", "ended_ns", "reopened_count",
+    "last_turn_number", "last_turn_end_ns", "last_action", "last_intent", "converted", "client_dropoff", "journeys",
+    "max_context_pct",
 )  # fmt: skip
 _SESSION_INSERT = (
     f"INSERT INTO sessions (pk, project_id, session_id, {', '.join(SESSION_COLUMNS)}) "
@@ -95,7 +99,10 @@ def session_columns(r: SessionRollup) -> dict[str, Any]:
         r.llm_call_count, r.tool_call_count, r.error_count, r.errored_turn_count, r.input_tokens, r.output_tokens,
         r.total_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens, r.cost_usd, r.cost_source,
         r.unpriced_calls, r.first_input, r.last_output, orjson.dumps(r.models).decode(),
-        orjson.dumps(r.attributes, option=_NON_STR).decode(),
+        orjson.dumps(r.attributes, option=_NON_STR).decode(), r.end_reason, r.ended_ns, r.reopened_count,
+        r.last_turn_number, r.last_turn_end_ns, r.last_action, r.last_intent, int(r.converted),
+        orjson.dumps(r.client_dropoff).decode() if r.client_dropoff is not None else None,
+        orjson.dumps(r.journeys, option=_NON_STR).decode(), r.max_context_pct,
     )  # fmt: skip
     return dict(zip(SESSION_COLUMNS, values, strict=True))
 
@@ -347,5 +354,5 @@ def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:
         t.start_ns, t.end_ns, t.span_count, t.llm_call_count, t.tool_call_count, t.agent_run_count,
         t.input_tokens, t.output_tokens, t.total_cost_usd, t.cost_source, int(t.error), t.error_message,
         int(t.tool_error), t.input_trace_id, t.output_trace_id, t.context_tokens,
-        orjson.dumps(t.attributes, option=_NON_STR).decode(),
+        orjson.dumps(t.attributes, option=_NON_STR).decode(), t.model, t.last_action,
     )  # fmt: skip

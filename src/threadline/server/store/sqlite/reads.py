@@ -24,15 +24,29 @@ SESSION_COLUMNS = (
     "pk, session_id, user_id, first_ns, last_ns, duration_ns, turn_count, trace_count, span_count, "
     "llm_call_count, tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, total_tokens, "
     "cache_read_tokens, cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls, "
-    "first_input, last_output, models, attributes"
+    "first_input, last_output, models, attributes, end_reason, ended_ns, reopened_count, last_turn_number, "
+    "last_turn_end_ns, last_action, last_intent, converted, client_dropoff, journeys, max_context_pct"
 )
+DROPOFF_ACTIONS = "('asked_question', 'error', 'tool_failure')"
 
 
 def _session_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     record = {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
     record["models"] = orjson.loads(record["models"])
     record["attributes"] = orjson.loads(record["attributes"])
+    record["journeys"] = orjson.loads(record["journeys"])
+    record["client_dropoff"] = orjson.loads(record["client_dropoff"]) if record["client_dropoff"] else None
+    record["converted"] = bool(record["converted"])
     return record
+
+
+def dropped_off_sql(cutoff_param: str = "?") -> str:
+    """SQL for "dropped off" (``intelligence.dropoff``): the client said so, or ended by inactivity
+    (no explicit end, quiet since the cutoff) without converting, after a question, error or tool failure."""
+    return (
+        f"(client_dropoff IS NOT NULL OR (end_reason IS NULL AND last_ns <= {cutoff_param} AND converted = 0 "
+        f"AND last_action IN {DROPOFF_ACTIONS}))"
+    )
 
 
 def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], list[Any]]:
@@ -56,6 +70,16 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
         params.append(query.max_turns)
     if query.has_error is not None:
         where.append("error_count > 0" if query.has_error else "error_count = 0")
+    cutoff = query.now_ns - query.idle_timeout_ns
+    if query.status == "active":
+        where.append("end_reason IS NULL AND last_ns > ?")
+        params.append(cutoff)
+    elif query.status == "ended":
+        where.append("(end_reason IS NOT NULL OR last_ns <= ?)")
+        params.append(cutoff)
+    if query.dropped_off is not None:
+        where.append(dropped_off_sql() if query.dropped_off else f"NOT {dropped_off_sql()}")
+        params.append(cutoff)
     if query.model is not None:
         where.append("pk IN (SELECT session_pk FROM session_models WHERE model = ?)")
         params.append(query.model)
@@ -103,7 +127,7 @@ def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> lis
         SELECT t.conversation_id, t.turn_key, t.turn_number, t.trace_ids, t.start_ns, t.end_ns, t.span_count,
                t.llm_call_count, t.tool_call_count, t.agent_run_count, t.input_tokens, t.output_tokens,
                t.total_cost_usd, t.cost_source, t.error, t.error_message, t.tool_error, t.context_tokens,
-               t.attributes, ti.input_text AS input, tout.output_text AS output
+               t.attributes, t.model, t.last_action, ti.input_text AS input, tout.output_text AS output
         FROM turns t
         LEFT JOIN traces ti ON ti.project_id = ? AND ti.trace_id = t.input_trace_id
         LEFT JOIN traces tout ON tout.project_id = ? AND tout.trace_id = t.output_trace_id

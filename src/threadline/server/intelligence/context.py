@@ -1,0 +1,58 @@
+"""Context-window pressure of a turn (SPEC §2). Pure, given a window lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from threadline import semconv as sc
+from threadline.server.ingest.normalize import as_float, as_int
+
+WindowLookup = Callable[[str | None, str | None], int | None]
+"""(provider, model) -> the model's context window in tokens, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWindow:
+    tokens: int | None
+    limit: int | None
+    limit_source: str | None
+    """``client`` (``context.limit``) or ``model`` (the model's known window)."""
+    pct: float | None
+    pruned: bool
+    messages_pruned: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tokens": self.tokens,
+            "limit": self.limit,
+            "limit_source": self.limit_source,
+            "pct": self.pct,
+            "pruned": self.pruned,
+            "messages_pruned": self.messages_pruned,
+        }
+
+
+def context_window(
+    tokens: int | None, attributes: Mapping[str, Any], model: str | None, windows: WindowLookup
+) -> ContextWindow:
+    """Tokens in context, the limit (the client's, else the model's), the percentage, pruning."""
+    limit = as_int(attributes.get(sc.CONTEXT_LIMIT))
+    source = "client" if limit else None
+    if not limit:
+        limit = windows(None, model)
+        source = "model" if limit else None
+    pct = as_float(attributes.get(sc.CONVERSATION_CONTEXT_WINDOW_PCT))
+    if pct is None and tokens is not None and limit:
+        pct = round(100.0 * tokens / limit, 2)
+    pruned = attributes.get(sc.CONTEXT_PRUNED)
+    messages_pruned = as_int(attributes.get(sc.CONTEXT_MESSAGES_PRUNED))
+    return ContextWindow(
+        tokens=tokens,
+        limit=limit,
+        limit_source=source,
+        pct=pct,
+        pruned=pruned is True or str(pruned).lower() == "true" or bool(messages_pruned),
+        messages_pruned=messages_pruned,
+    )
