@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from threadline.server.api import errors, ingest, sessions, system, traces
-from threadline.server.api.deps import Clock, Runtime
+from threadline.server.api import analytics, errors, ingest, sessions, stream, system, traces, users
+from threadline.server.api.deps import DEFAULT_PROJECT, Clock, Runtime
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.writer import Writer
+from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
@@ -25,21 +27,34 @@ def create_app(settings: Settings, *, clock: Clock | None = None, store: Store |
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = store or SqliteStore(settings.data_dir)
         preparer = Preparer()
+        live = LiveUpdates()
+        live.attach(asyncio.get_running_loop())
         writer = Writer(
             backend,
             preparer.prepare,
             options=FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window),
             max_pending_spans=settings.max_pending_spans,
             max_batch_spans=settings.max_batch_spans,
+            on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),
         )
-        runtime = Runtime(settings, backend, writer, preparer)
+        runtime = Runtime(settings, backend, writer, preparer, live)
         if clock is not None:
             runtime.clock = clock
         app.state.runtime = runtime
         writer.start()
+        watcher = asyncio.create_task(
+            watch_idle_sessions(
+                live,
+                lambda low, high: backend.sessions_going_idle(DEFAULT_PROJECT, low, high),
+                runtime.clock,
+                settings.idle_timeout_ns,
+                interval_s=min(max(settings.idle_timeout_ns / 1e9 / 10, 0.2), 5.0),
+            )
+        )
         try:
             yield
         finally:
+            watcher.cancel()
             writer.stop()
             backend.close()
 
@@ -55,5 +70,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, store: Store |
     app.include_router(ingest.router)
     app.include_router(sessions.router)
     app.include_router(traces.router)
+    app.include_router(users.router)
+    app.include_router(analytics.router)
+    app.include_router(stream.router)
     app.include_router(system.router)
     return app

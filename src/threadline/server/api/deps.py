@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.writer import Writer
+from threadline.server.live import LiveUpdates
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 
@@ -24,6 +25,7 @@ class Runtime:
     store: Store
     writer: Writer
     preparer: Preparer
+    live: LiveUpdates
     clock: Clock = time.time_ns
 
     @property

@@ -64,15 +64,17 @@ def parse_choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str | 
     return raw
 
 
-def parse_ordering(raw: str | None) -> tuple[str, bool]:
-    """(ordering, descending). Default newest activity first; a leading '-' means descending."""
+def parse_ordering(
+    raw: str | None, orderings: tuple[str, ...] = ORDERINGS, default: str = "last_activity"
+) -> tuple[str, bool]:
+    """(ordering, descending). Default: ``default``, newest first; a leading '-' means descending."""
     if raw is None or raw == "":
-        return "last_activity", True
+        return default, True
     descending = raw.startswith("-")
     name = raw[1:] if descending else raw
-    if name not in ORDERINGS:
-        allowed = [*ORDERINGS, *(f"-{o}" for o in ORDERINGS)]
-        raise bad_parameter("ordering", raw, "one of " + ", ".join(ORDERINGS) + " (prefix '-' for descending)",
+    if name not in orderings:
+        allowed = [*orderings, *(f"-{o}" for o in orderings)]
+        raise bad_parameter("ordering", raw, "one of " + ", ".join(orderings) + " (prefix '-' for descending)",
                             allowed=allowed)  # fmt: skip
     return name, descending
 

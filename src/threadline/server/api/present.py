@@ -10,7 +10,7 @@ from threadline.server.ingest.normalize import normalize
 from threadline.server.intelligence.context import WindowLookup, context_window
 from threadline.server.intelligence.dropoff import Dropoff, dropoff
 from threadline.server.intelligence.lifecycle import INACTIVE_TIMEOUT, Lifecycle, lifecycle
-from threadline.server.store.base import SpanRow
+from threadline.server.store.base import Erased, SpanRow
 
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 
@@ -191,4 +191,33 @@ def span(row: SpanRow) -> dict[str, Any]:
         "scope": {"name": raw.scope.name, "version": raw.scope.version},
         "events": events,
         "children": [],
+    }
+
+
+def user(row: dict[str, Any]) -> dict[str, Any]:
+    sessions = row["session_count"]
+    return {
+        "user_id": row["user_id"],
+        "session_count": sessions,
+        "turn_count": row["turn_count"],
+        "avg_turns_per_session": row["turn_count"] / sessions if sessions else None,
+        "trace_count": row["trace_count"],
+        "error_count": row["error_count"],
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "total_cost_usd": row["total_cost_usd"],
+        "first_seen": iso(row["first_ns"]),
+        "last_seen": iso(row["last_ns"]),
+        "retention_days": max(row["last_ns"] - row["first_ns"], 0) / 86_400e9,
+        "returning": sessions > 1,
+    }
+
+
+def erasure(erased: Erased) -> dict[str, Any]:
+    return {
+        "erased": {
+            "sessions": sorted(erased.sessions),
+            "traces": len(erased.trace_ids),
+            "spans": erased.spans,
+        }
     }

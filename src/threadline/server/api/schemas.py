@@ -198,3 +198,89 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     pending_spans: int
+
+
+class OverTimeBucket(BaseModel):
+    start: str
+    sessions: int
+    dropped_off: int
+    errored: int
+
+
+class SessionAnalytics(BaseModel):
+    session_count: int
+    ended_session_count: int
+    turn_count_avg: float | None
+    turn_count_histogram: dict[str, int] = Field(description="Sessions per turn count; the last key is 10+.")
+    abandonment_rate: float | None = Field(description="Ended sessions with exactly one turn / ended sessions.")
+    dropoff_rate: float | None = Field(description="Dropped-off ended sessions / ended sessions.")
+    dropoff_count: int
+    dropoff_by_turn: dict[str, int] = Field(description="Dropped-off sessions by the number of their last turn.")
+    dropoff_by_last_action: dict[str, int]
+    cost_avg_usd: float | None = Field(description="Over sessions whose cost is known.")
+    cost_p50_usd: float | None
+    cost_p95_usd: float | None
+    duration_p50_ms: float | None
+    duration_p95_ms: float | None
+    turn_latency_p50_ms: float | None
+    turn_latency_p95_ms: float | None
+    error_session_rate: float | None = Field(description="Sessions with an errored span / sessions.")
+    sessions_over_time: list[OverTimeBucket] = Field(
+        description="Sessions started per hour (windows up to two days) or per day."
+    )
+
+
+class FunnelStage(BaseModel):
+    stage_number: int
+    stage: str | None
+    sessions: int = Field(description="Sessions whose highest stage is at least this one.")
+    rate: float | None
+
+
+class Funnel(BaseModel):
+    name: str
+    session_count: int
+    converted_count: int
+    conversion_rate: float | None
+    stages: list[FunnelStage]
+    conversion_turn_p50: float | None
+    conversion_time_p50_ms: float | None
+
+
+class JourneyAnalytics(BaseModel):
+    journeys: list[Funnel]
+
+
+class UserSummary(BaseModel):
+    user_id: str
+    session_count: int
+    turn_count: int
+    avg_turns_per_session: float | None
+    trace_count: int
+    error_count: int
+    input_tokens: int
+    output_tokens: int
+    total_cost_usd: float | None
+    first_seen: str
+    last_seen: str
+    retention_days: float = Field(description="Last seen minus first seen, in days.")
+    returning: bool = Field(description="More than one session.")
+
+
+class UserPage(BaseModel):
+    users: list[UserSummary]
+    next_cursor: str | None
+
+
+class UserDetail(UserSummary):
+    recent_sessions: list[SessionSummary]
+
+
+class Erased(BaseModel):
+    sessions: list[str]
+    traces: int
+    spans: int
+
+
+class ErasureResult(BaseModel):
+    erased: Erased

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -9,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from threadline.server.api import params, present
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
-from threadline.server.api.schemas import ErrorBody, SessionDetail, SessionPage
+from threadline.server.api.schemas import ErasureResult, ErrorBody, SessionDetail, SessionPage
 from threadline.server.errors import NotFound
 from threadline.server.store.base import SessionQuery
 
@@ -85,3 +86,15 @@ async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)])
             detail={"session_id": session_id},
         )
     return present.session_detail(row, turn_rows, rt.clock(), rt.idle_timeout_ns, rt.preparer.prices.context_window)
+
+
+@router.delete("/sessions/{session_id}", response_model=ErasureResult, responses=_ERRORS)
+async def delete_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+    """Erase a session: its spans, traces, turns and log events; its user's rollup is corrected."""
+    erased = await asyncio.wrap_future(
+        rt.writer.call(lambda txn, stitcher: stitcher.erase_session(txn, DEFAULT_PROJECT, session_id))
+    )
+    if erased is None:
+        raise NotFound(f"No session {session_id!r}: nothing to erase.", detail={"session_id": session_id})
+    rt.live.deleted(erased.sessions)
+    return present.erasure(erased)

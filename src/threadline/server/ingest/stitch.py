@@ -23,6 +23,7 @@ from threadline.server.ingest.session_state import SessionState
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import (
     CounterDelta,
+    Erased,
     IngestTransaction,
     SessionWrite,
     SpanItem,
@@ -231,6 +232,50 @@ class Stitcher:
         counters.user_count += len(unknown) - len(existing)
         for user_id in users:
             self._known_users.put((project_id, user_id), True)
+
+    # --- erasure ---------------------------------------------------------------------------------
+
+    def erase_session(self, txn: IngestTransaction, project_id: int, session_id: str) -> Erased | None:
+        """Remove a session and everything stored for it; None when there is no such session."""
+        found = txn.find_session(project_id, session_id)
+        if found is None:
+            return None
+        session_pk, user_id = found
+        erased = self._erase(txn, project_id, session_pk, session_id)
+        txn.add_counters(
+            project_id, CounterDelta(span_count=-erased.spans, trace_count=-len(erased.trace_ids), session_count=-1)
+        )
+        if user_id and txn.recompute_user(project_id, user_id):
+            self.forget_user(project_id, user_id)
+        return erased
+
+    def erase_user(self, txn: IngestTransaction, project_id: int, user_id: str) -> Erased:
+        """Remove a user, their sessions and the orphan traces that name them."""
+        erased = Erased()
+        for session_pk, session_id in txn.user_sessions(project_id, user_id):
+            erased.add(self._erase(txn, project_id, session_pk, session_id))
+        orphans = txn.erase_orphan_traces_of(project_id, user_id)
+        erased.add(orphans)
+        for trace_id in orphans.trace_ids:
+            self._homes.pop((project_id, trace_id))
+        txn.add_counters(
+            project_id,
+            CounterDelta(
+                span_count=-erased.spans,
+                trace_count=-len(erased.trace_ids),
+                session_count=-len(erased.sessions),
+                orphan_trace_count=-len(orphans.trace_ids),
+            ),
+        )
+        txn.recompute_user(project_id, user_id)
+        self.forget_user(project_id, user_id)
+        return erased
+
+    def _erase(self, txn: IngestTransaction, project_id: int, session_pk: int, session_id: str) -> Erased:
+        erased = txn.erase_session(project_id, session_pk)
+        erased.sessions.append(session_id)
+        self.forget_session(project_id, session_id, erased.trace_ids)
+        return erased
 
     # --- GenAI log events ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from threadline.server.ingest.logs import LogEvent
@@ -128,6 +128,22 @@ class IngestTransaction(Protocol):
 
     def log_events(self, project_id: int, trace_id: bytes) -> list[LogEvent]: ...
 
+    def find_session(self, project_id: int, session_id: str) -> tuple[int, str | None] | None:
+        """(key, user id) of a stored session."""
+        ...
+
+    def user_sessions(self, project_id: int, user_id: str) -> list[tuple[int, str]]:
+        """(key, session id) of every session of a user."""
+        ...
+
+    def erase_session(self, project_id: int, session_pk: int) -> Erased: ...
+
+    def erase_orphan_traces_of(self, project_id: int, user_id: str) -> Erased: ...
+
+    def recompute_user(self, project_id: int, user_id: str) -> bool:
+        """Rebuild a user's rollup from their sessions; True when no session is left (user removed)."""
+        ...
+
 
 Ordering = Literal[
     "last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count"
@@ -165,6 +181,43 @@ class SessionQuery:
     limit: int = 50
     after: tuple[Any, int] | None = None
     """Keyset position: (ordering value, session pk) of the last row of the previous page."""
+
+
+@dataclass(slots=True)
+class UserQuery:
+    ordering: str = "last_seen"
+    descending: bool = True
+    limit: int = 50
+    since_ns: int | None = None
+    until_ns: int | None = None
+    returning: bool | None = None
+    after: tuple[Any, str] | None = None
+
+
+USER_ORDERINGS: tuple[str, ...] = ("last_seen", "first_seen", "session_count", "turn_count", "total_cost")
+
+
+@dataclass(slots=True)
+class Erased:
+    """What an erasure removed."""
+
+    sessions: list[str] = field(default_factory=list)
+    spans: int = 0
+    trace_ids: list[bytes] = field(default_factory=list)
+
+    def add(self, other: Erased) -> None:
+        self.sessions += other.sessions
+        self.spans += other.spans
+        self.trace_ids += other.trace_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Sessions active in [since, until] (either open), optionally of one user."""
+
+    since_ns: int | None = None
+    until_ns: int | None = None
+    user_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -214,6 +267,22 @@ class Store(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def stats(self, project_id: int) -> Stats: ...
+
+    def list_users(self, project_id: int, query: UserQuery) -> Page: ...
+
+    def get_user(self, project_id: int, user_id: str) -> dict[str, Any] | None: ...
+
+    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    def session_points(self, project_id: int, window: Window) -> list[tuple[Any, ...]]: ...
+
+    def turn_latencies_ms(self, project_id: int, window: Window) -> list[float]: ...
+
+    def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]: ...
+
+    def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
+        """Sessions with no explicit end whose last activity lies in (from_ns, to_ns]."""
+        ...
 
     def close(self) -> None: ...
 

@@ -19,6 +19,7 @@ from threadline.server.ingest.rollup import SessionRollup, TurnRollup
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import (
     CounterDelta,
+    Erased,
     LoadedSession,
     SessionWrite,
     StoredSpan,
@@ -26,7 +27,7 @@ from threadline.server.store.base import (
     UserDelta,
     chunks,
 )
-from threadline.server.store.sqlite import codec
+from threadline.server.store.sqlite import codec, erase
 
 _NON_STR = orjson.OPT_NON_STR_KEYS
 _IN_CHUNK = 500
@@ -230,6 +231,8 @@ class SqliteIngest:
         turns: list[tuple[Any, ...]] = []
         removed: list[tuple[Any, ...]] = []
         models: list[tuple[str, int]] = []
+        stale_journeys: list[tuple[int]] = []
+        journeys: list[tuple[Any, ...]] = []
         for w in writes:
             columns = session_columns(w.after)
             if w.is_new:
@@ -243,6 +246,9 @@ class SqliteIngest:
             removed.extend((w.pk, conversation, key) for conversation, key in w.removed_turns)
             known = w.before.models if w.before is not None and not w.is_new else ()
             models.extend((m, w.pk) for m in w.after.models if m not in known)
+            if w.after.journeys != (w.before.journeys if w.before is not None else None):
+                stale_journeys.append((w.pk,))
+                journeys.extend(_journey_row(w.pk, j) for j in w.after.journeys)
         if inserts:
             self._conn.executemany(_SESSION_INSERT, inserts)
         for changed, rows in updates.items():
@@ -256,6 +262,14 @@ class SqliteIngest:
             self._conn.executemany(_TURN_UPSERT, turns)
         if models:
             self._conn.executemany("INSERT OR IGNORE INTO session_models (model, session_pk) VALUES (?, ?)", models)
+        if stale_journeys:
+            self._conn.executemany("DELETE FROM session_journeys WHERE session_pk = ?", stale_journeys)
+        if journeys:
+            self._conn.executemany(
+                "INSERT INTO session_journeys (session_pk, name, highest_stage, total_stages, stages, converted, "
+                "conversion_turn, conversion_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                journeys,
+            )
 
     def existing_users(self, project_id: int, user_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -279,29 +293,25 @@ class SqliteIngest:
             ],
         )  # fmt: skip
         for user_id, d in deltas:
-            if d.session_count < 0:
-                self.refresh_user(project_id, user_id)
+            if d.session_count < 0:  # a session moved to another user: rebuild this one exactly
+                self.recompute_user(project_id, user_id)
 
-    def refresh_user(self, project_id: int, user_id: str) -> bool:
-        """Recompute a user's extent from their sessions (after one left); drop them if none remain.
+    # --- erasure ---------------------------------------------------------------------------------
 
-        Returns True when the user no longer exists.
-        """
-        row = self._conn.execute(
-            "SELECT count(*), min(first_ns), max(last_ns) FROM sessions WHERE project_id = ? AND user_id = ?",
-            (project_id, user_id),
-        ).fetchone()
-        if row[0] == 0:
-            self._conn.execute("DELETE FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id))
-            self._conn.execute(
-                "UPDATE project_counters SET user_count = user_count - 1 WHERE project_id = ?", (project_id,)
-            )
-            return True
-        self._conn.execute(
-            "UPDATE users SET first_ns = ?, last_ns = ? WHERE project_id = ? AND user_id = ?",
-            (row[1], row[2], project_id, user_id),
-        )
-        return False
+    def find_session(self, project_id: int, session_id: str) -> tuple[int, str | None] | None:
+        return erase.find_session(self._conn, project_id, session_id)
+
+    def user_sessions(self, project_id: int, user_id: str) -> list[tuple[int, str]]:
+        return erase.user_sessions(self._conn, project_id, user_id)
+
+    def erase_session(self, project_id: int, session_pk: int) -> Erased:
+        return erase.erase_session(self._conn, project_id, session_pk)
+
+    def erase_orphan_traces_of(self, project_id: int, user_id: str) -> Erased:
+        return erase.erase_orphan_traces_of(self._conn, project_id, user_id)
+
+    def recompute_user(self, project_id: int, user_id: str) -> bool:
+        return erase.recompute_user(self._conn, project_id, user_id)
 
     def add_counters(self, project_id: int, delta: CounterDelta) -> None:
         d = delta
@@ -346,6 +356,13 @@ class SqliteIngest:
             (project_id, trace_id),
         )
         return [LogEvent(trace_id, r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+
+def _journey_row(session_pk: int, j: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        session_pk, j["name"], j["highest_stage"], j["total_stages"], orjson.dumps(j["stages"]).decode(),
+        int(j["converted"]), j["conversion_turn"], j["conversion_time_ms"],
+    )  # fmt: skip
 
 
 def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from threadline.server.ingest.records import SpanEvent
-from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
+from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, chunks
 from threadline.server.store.sqlite import codec
 
 ORDER_EXPRESSIONS = {
@@ -119,6 +120,26 @@ def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> d
     )
     row = cursor.fetchone()
     return None if row is None else _session_dict(cursor, row)
+
+
+def get_sessions(conn: sqlite3.Connection, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for chunk in chunks(list(session_ids), 500):
+        marks = ",".join("?" * len(chunk))
+        cursor = conn.execute(
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id IN ({marks})",
+            (project_id, *chunk),
+        )
+        found.extend(_session_dict(cursor, row) for row in cursor.fetchall())
+    return found
+
+
+def sessions_going_idle(conn: sqlite3.Connection, project_id: int, from_ns: int, to_ns: int) -> list[str]:
+    rows = conn.execute(
+        "SELECT session_id FROM sessions WHERE project_id = ? AND end_reason IS NULL AND last_ns > ? AND last_ns <= ?",
+        (project_id, from_ns, to_ns),
+    )
+    return [r[0] for r in rows]
 
 
 def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> list[dict[str, Any]]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats
-from threadline.server.store.sqlite import db, reads
+from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, UserQuery, Window
+from threadline.server.store.sqlite import analytics, db, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
 
@@ -93,6 +93,27 @@ class SqliteStore:
 
     def stats(self, project_id: int) -> Stats:
         return reads.stats(self._reader(), project_id)
+
+    def list_users(self, project_id: int, query: UserQuery) -> Page:
+        return users.list_users(self._reader(), project_id, query)
+
+    def get_user(self, project_id: int, user_id: str) -> dict[str, Any] | None:
+        return users.get_user(self._reader(), project_id, user_id)
+
+    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return reads.get_sessions(self._reader(), project_id, session_ids)
+
+    def session_points(self, project_id: int, window: Window) -> list[tuple[Any, ...]]:
+        return analytics.session_points(self._reader(), project_id, window)
+
+    def turn_latencies_ms(self, project_id: int, window: Window) -> list[float]:
+        return analytics.turn_latencies_ms(self._reader(), project_id, window)
+
+    def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]:
+        return analytics.session_journeys(self._reader(), project_id, window)
+
+    def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
+        return reads.sessions_going_idle(self._reader(), project_id, from_ns, to_ns)
 
     def close(self) -> None:
         with self._readers_lock:

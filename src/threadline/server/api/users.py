@@ -1,0 +1,86 @@
+"""GET /api/v1/users, GET and DELETE /api/v1/users/{user_id}."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from threadline.server.api import params, present
+from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, UserPage
+from threadline.server.errors import NotFound
+from threadline.server.store.base import USER_ORDERINGS, SessionQuery, UserQuery
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
+
+
+@router.get("", response_model=UserPage, responses=_ERRORS)
+async def list_users(
+    rt: Annotated[Runtime, Depends(runtime)],
+    since: Annotated[str | None, Query(description="ISO 8601; users seen at or after it")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601; users first seen at or before it")] = None,
+    returning: Annotated[str | None, Query(description="true: more than one session")] = None,
+    ordering: Annotated[
+        str | None,
+        Query(
+            description="last_seen (default, newest first), first_seen, session_count, turn_count, total_cost; "
+            "ascending as named, descending with a leading '-'"
+        ),
+    ] = None,
+    limit: Annotated[str | None, Query(description="1..500, default 50")] = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    name, descending = params.parse_ordering(ordering, USER_ORDERINGS, default="last_seen")
+    kind = ("-" if descending else "") + name
+    query = UserQuery(
+        ordering=name,
+        descending=descending,
+        limit=params.parse_limit(limit),
+        since_ns=params.parse_timestamp("since", since),
+        until_ns=params.parse_timestamp("until", until),
+        returning=params.parse_bool("returning", returning),
+    )
+    after = params.decode_cursor(cursor, kind, 2)
+    if after is not None:
+        query.after = (after[0], str(after[1]))
+    page = await run_in_threadpool(rt.store.list_users, DEFAULT_PROJECT, query)
+    return {
+        "users": [present.user(row) for row in page.rows],
+        "next_cursor": params.encode_cursor(kind, page.next_after) if page.next_after else None,
+    }
+
+
+@router.get("/{user_id}", response_model=UserDetail, responses=_ERRORS)
+async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+    """The user's rollup and their 50 most recent sessions."""
+    now = rt.clock()
+
+    def load() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        row = rt.store.get_user(DEFAULT_PROJECT, user_id)
+        if row is None:
+            return None, []
+        query = SessionQuery(user_id=user_id, now_ns=now, idle_timeout_ns=rt.idle_timeout_ns)
+        return row, rt.store.list_sessions(DEFAULT_PROJECT, query).rows
+
+    row, sessions = await run_in_threadpool(load)
+    if row is None:
+        raise NotFound(f"No user {user_id!r}. List users with GET /api/v1/users.", detail={"user_id": user_id})
+    detail = present.user(row)
+    detail["recent_sessions"] = [present.session_summary(s, now, rt.idle_timeout_ns) for s in sessions]
+    return detail
+
+
+@router.delete("/{user_id}", response_model=ErasureResult, responses=_ERRORS)
+async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+    """Erase a user: their sessions, turns, spans and the orphan traces that name them."""
+    erased = await asyncio.wrap_future(
+        rt.writer.call(lambda txn, stitcher: stitcher.erase_user(txn, DEFAULT_PROJECT, user_id))
+    )
+    if not erased.sessions and not erased.trace_ids:
+        raise NotFound(f"No user {user_id!r}: nothing to erase.", detail={"user_id": user_id})
+    rt.live.deleted(erased.sessions)
+    return present.erasure(erased)

@@ -1,0 +1,100 @@
+"""Live updates: which sessions changed, fanned out to every ``/api/v1/stream`` subscriber.
+
+The writer thread reports committed changes with ``changed`` (thread-safe); each subscriber holds a
+coalescing set of pending changes, so a burst of commits becomes one event per session. A watcher task
+reports sessions whose idle timeout has just passed (their status changed with no new span).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger("threadline.live")
+
+CHANGED = "session"
+DELETED = "deleted"
+
+
+class Subscription:
+    def __init__(self, owner: LiveUpdates) -> None:
+        self._owner = owner
+        self._pending: dict[str, str] = {}
+        self._wake = asyncio.Event()
+
+    def _push(self, session_ids: Iterable[str], kind: str) -> None:
+        for session_id in session_ids:
+            self._pending[session_id] = kind
+        self._wake.set()
+
+    async def next(self, timeout: float) -> dict[str, str]:
+        """Pending changes (session id -> ``session`` / ``deleted``); empty after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+        pending, self._pending = self._pending, {}
+        return pending
+
+    def close(self) -> None:
+        self._owner._subscribers.discard(self)
+
+
+class LiveUpdates:
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self)
+        self._subscribers.add(subscription)
+        return subscription
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def changed(self, session_ids: Iterable[str]) -> None:
+        """Report changed sessions; callable from any thread."""
+        self._dispatch(list(session_ids), CHANGED)
+
+    def deleted(self, session_ids: Iterable[str]) -> None:
+        self._dispatch(list(session_ids), DELETED)
+
+    def _dispatch(self, session_ids: list[str], kind: str) -> None:
+        if not session_ids or not self._subscribers or self._loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            self._loop.call_soon_threadsafe(self._publish, session_ids, kind)
+
+    def _publish(self, session_ids: list[str], kind: str) -> None:
+        for subscription in list(self._subscribers):
+            subscription._push(session_ids, kind)
+
+
+async def watch_idle_sessions(
+    live: LiveUpdates,
+    going_idle: Callable[[int, int], list[str]],
+    clock: Callable[[], int],
+    idle_timeout_ns: int,
+    interval_s: float,
+) -> None:
+    """Forever: report sessions whose last activity has just become older than the idle timeout."""
+    checked = clock() - idle_timeout_ns
+    while True:
+        await asyncio.sleep(interval_s)
+        cutoff = clock() - idle_timeout_ns
+        if cutoff <= checked or not live.subscriber_count:
+            checked = max(checked, cutoff)
+            continue
+        try:
+            ended = await asyncio.to_thread(going_idle, checked, cutoff)
+        except Exception:
+            log.exception("could not look for sessions that went idle")
+            continue
+        checked = cutoff
+        live.changed(ended)

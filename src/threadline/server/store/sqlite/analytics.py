@@ -1,0 +1,75 @@
+"""Queries behind the analytics endpoints: one pass over the sessions of a window, and their turns."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from threadline.server.store.base import Window
+
+
+def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list[Any]]:
+    prefix = f"{alias}." if alias else ""
+    where = [f"{prefix}project_id = ?"]
+    params: list[Any] = [project_id]
+    if window.user_id is not None:
+        where.append(f"{prefix}user_id = ?")
+        params.append(window.user_id)
+    if window.since_ns is not None:
+        where.append(f"{prefix}last_ns >= ?")
+        params.append(window.since_ns)
+    if window.until_ns is not None:
+        where.append(f"{prefix}first_ns <= ?")
+        params.append(window.until_ns)
+    return " AND ".join(where), params
+
+
+def session_points(conn: sqlite3.Connection, project_id: int, window: Window) -> list[tuple[Any, ...]]:
+    """(first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, ended_ns,
+    last_action, converted, client_dropoff, last_turn_number) for every session of the window."""
+    where, params = _window(project_id, window)
+    return conn.execute(
+        "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, ended_ns, "
+        f"last_action, converted, client_dropoff, last_turn_number FROM sessions WHERE {where}",
+        params,
+    ).fetchall()
+
+
+def turn_latencies_ms(conn: sqlite3.Connection, project_id: int, window: Window) -> list[float]:
+    if window.user_id is None and window.since_ns is None and window.until_ns is None:
+        rows = conn.execute(
+            "SELECT (t.end_ns - t.start_ns) / 1e6 FROM turns t JOIN sessions s ON s.pk = t.session_pk "
+            "WHERE s.project_id = ?",
+            (project_id,),
+        )
+    else:
+        where, params = _window(project_id, window)
+        rows = conn.execute(
+            f"SELECT (end_ns - start_ns) / 1e6 FROM turns WHERE session_pk IN (SELECT pk FROM sessions WHERE {where})",
+            params,
+        )
+    return [r[0] for r in rows]
+
+
+def session_journeys(conn: sqlite3.Connection, project_id: int, window: Window) -> list[dict[str, Any]]:
+    where, params = _window(project_id, window, "s")
+    cursor = conn.execute(
+        "SELECT j.name, j.highest_stage, j.total_stages, j.stages, j.converted, j.conversion_turn, "
+        f"j.conversion_time_ms FROM session_journeys j JOIN sessions s ON s.pk = j.session_pk WHERE {where} "
+        "ORDER BY j.name",
+        params,
+    )
+    return [
+        {
+            "name": r[0],
+            "highest_stage": r[1],
+            "total_stages": r[2],
+            "stages": orjson.loads(r[3]),
+            "converted": bool(r[4]),
+            "conversion_turn": r[5],
+            "conversion_time_ms": r[6],
+        }
+        for r in cursor
+    ]

@@ -1,0 +1,63 @@
+"""Erasure (privacy requests): everything stored for a session or a user, with rollups corrected."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from threadline.server.store.base import Erased
+
+
+def find_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> tuple[int, str | None] | None:
+    row = conn.execute(
+        "SELECT pk, user_id FROM sessions WHERE project_id = ? AND session_id = ?", (project_id, session_id)
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def user_sessions(conn: sqlite3.Connection, project_id: int, user_id: str) -> list[tuple[int, str]]:
+    return conn.execute(
+        "SELECT pk, session_id FROM sessions WHERE project_id = ? AND user_id = ?", (project_id, user_id)
+    ).fetchall()
+
+
+def _erase_traces(conn: sqlite3.Connection, project_id: int, where: str, params: tuple[object, ...]) -> Erased:
+    traces = conn.execute(f"SELECT pk, trace_id FROM traces WHERE project_id = ? AND {where}", (project_id, *params))
+    found = traces.fetchall()
+    spans = 0
+    for trace_pk, trace_id in found:
+        spans += conn.execute("DELETE FROM spans WHERE trace_pk = ?", (trace_pk,)).rowcount
+        conn.execute("DELETE FROM span_log_events WHERE project_id = ? AND trace_id = ?", (project_id, trace_id))
+    conn.executemany("DELETE FROM traces WHERE pk = ?", [(pk,) for pk, _ in found])
+    return Erased(spans=spans, trace_ids=[trace_id for _, trace_id in found])
+
+
+def erase_session(conn: sqlite3.Connection, project_id: int, session_pk: int) -> Erased:
+    erased = _erase_traces(conn, project_id, "session_pk = ?", (session_pk,))
+    for table in ("turns", "session_models", "session_journeys"):
+        conn.execute(f"DELETE FROM {table} WHERE session_pk = ?", (session_pk,))
+    conn.execute("DELETE FROM sessions WHERE pk = ?", (session_pk,))
+    return erased
+
+
+def erase_orphan_traces_of(conn: sqlite3.Connection, project_id: int, user_id: str) -> Erased:
+    return _erase_traces(conn, project_id, "session_pk IS NULL AND user_id = ?", (user_id,))
+
+
+def recompute_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> bool:
+    """Rebuild a user's rollup from their sessions; drop the user when none remain. True if dropped."""
+    row = conn.execute(
+        "SELECT count(*), sum(turn_count), sum(trace_count), sum(error_count), sum(input_tokens), sum(output_tokens), "
+        "sum(total_cost_usd), min(first_ns), max(last_ns) FROM sessions WHERE project_id = ? AND user_id = ?",
+        (project_id, user_id),
+    ).fetchone()
+    if row[0] == 0:
+        deleted = conn.execute("DELETE FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id))
+        if deleted.rowcount:
+            conn.execute("UPDATE project_counters SET user_count = user_count - 1 WHERE project_id = ?", (project_id,))
+        return True
+    conn.execute(
+        "UPDATE users SET session_count = ?, turn_count = ?, trace_count = ?, error_count = ?, input_tokens = ?, "
+        "output_tokens = ?, total_cost_usd = ?, first_ns = ?, last_ns = ? WHERE project_id = ? AND user_id = ?",
+        (*row, project_id, user_id),
+    )
+    return False

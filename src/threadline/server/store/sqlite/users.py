@@ -1,0 +1,64 @@
+"""User rollups: listed and sorted like sessions, keyset-paginated on an index."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from threadline.server.store.base import Page, UserQuery
+
+USER_ORDER_EXPRESSIONS = {
+    "last_seen": "last_ns",
+    "first_seen": "first_ns",
+    "session_count": "session_count",
+    "turn_count": "turn_count",
+    "total_cost": "ifnull(total_cost_usd, -1.0)",
+}
+USER_COLUMNS = (
+    "user_id, session_count, turn_count, trace_count, error_count, input_tokens, output_tokens, total_cost_usd, "
+    "first_ns, last_ns"
+)
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page:
+    expression = USER_ORDER_EXPRESSIONS[query.ordering]
+    where = ["project_id = ?"]
+    params: list[Any] = [project_id]
+    if query.since_ns is not None:
+        where.append("last_ns >= ?")
+        params.append(query.since_ns)
+    if query.until_ns is not None:
+        where.append("first_ns <= ?")
+        params.append(query.until_ns)
+    if query.returning is not None:
+        where.append("session_count > 1" if query.returning else "session_count <= 1")
+    if query.after is not None:
+        where.append(f"({expression}, user_id) {'<' if query.descending else '>'} (?, ?)")
+        params.extend(query.after)
+    direction = "DESC" if query.descending else "ASC"
+    cursor = conn.execute(
+        f"SELECT {USER_COLUMNS}, {expression} AS sort_value FROM users WHERE {' AND '.join(where)} "
+        f"ORDER BY {expression} {direction}, user_id {direction} LIMIT ?",
+        (*params, query.limit + 1),
+    )
+    rows = _rows(cursor)
+    next_after = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        next_after = (rows[-1]["sort_value"], rows[-1]["user_id"])
+    for row in rows:
+        del row["sort_value"]
+    return Page(rows, next_after)
+
+
+def get_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> dict[str, Any] | None:
+    cursor = conn.execute(
+        f"SELECT {USER_COLUMNS} FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id)
+    )
+    rows = _rows(cursor)
+    return rows[0] if rows else None
