@@ -13,29 +13,36 @@ from threadline.server.api import analytics, errors, ingest, sessions, stream, s
 from threadline.server.api.deps import DEFAULT_PROJECT, Clock, Runtime
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
-from threadline.server.ingest.writer import Writer
+from threadline.server.ingest.writer import ReadOnlyWriter, Writer
 from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, store: Store | None = None) -> FastAPI:
-    """The server application. ``clock`` (ns since epoch) is injectable for tests."""
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, store: Store | None = None, read_only: bool = False
+) -> FastAPI:
+    """The server application. ``clock`` (ns since epoch) is injectable for tests; ``read_only`` opens an
+    existing database without writing to it (for the CLI, while a server runs)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = store or SqliteStore(settings.data_dir)
+        backend = store or SqliteStore(settings.data_dir, read_only=read_only)
         preparer = Preparer()
         live = LiveUpdates()
         live.attach(asyncio.get_running_loop())
-        writer = Writer(
-            backend,
-            preparer.prepare,
-            options=FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window),
-            max_pending_spans=settings.max_pending_spans,
-            max_batch_spans=settings.max_batch_spans,
-            on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),
+        writer = (
+            ReadOnlyWriter(backend)
+            if read_only
+            else Writer(
+                backend,
+                preparer.prepare,
+                options=FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window),
+                max_pending_spans=settings.max_pending_spans,
+                max_batch_spans=settings.max_batch_spans,
+                on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),
+            )
         )
         runtime = Runtime(settings, backend, writer, preparer, live)
         if clock is not None:

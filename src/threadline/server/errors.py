@@ -5,7 +5,8 @@
     ├── NotFound              404  unknown session, trace or user
     ├── PayloadTooLarge       413  body over the size limit (after decompression)
     ├── UnsupportedMediaType  415  content type or encoding we do not speak
-    └── Overloaded            503  write queue full; carries Retry-After
+    ├── Overloaded            503  write queue full; carries Retry-After
+    └── ReadOnly              503  this process only reads the database
 
 Messages say what was wrong and what to do about it.
 """
@@ -57,3 +58,8 @@ class Overloaded(ApiError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message, detail={"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
+
+
+class ReadOnly(ApiError):
+    status_code = 503
+    code = "read_only"

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from threadline.server.errors import Overloaded
+from threadline.server.errors import Overloaded, ReadOnly
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.stitch import ChangeSet, Prepare, Stitcher
 from threadline.server.store.base import IngestTransaction, SpanItem, Store
@@ -176,3 +176,25 @@ class Writer:
             job.future.set_exception(error)
         else:
             job.future.set_result(result)
+
+
+class ReadOnlyWriter(Writer):
+    """Stands in for the writer when the app only reads a database another server writes."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, lambda spans: [])
+
+    def start(self) -> None:
+        return None
+
+    def submit(self, project_id: int, items: Sequence[SpanItem]) -> Future[ChangeSet]:
+        raise _read_only()
+
+    def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
+        raise _read_only()
+
+
+def _read_only() -> ReadOnly:
+    return ReadOnly(
+        "This Threadline opened the database read-only; send spans and erasure requests to the server that writes it.",
+    )
