@@ -61,6 +61,8 @@ class Hub(SpanProcessor):
     def __init__(self) -> None:
         self.processors: tuple[SpanProcessor, ...] = ()
         self.registry: Registry | None = None
+        self.sdk_scope: object = None
+        """The SDK tracer's instrumentation scope: its spans need no foreign-span counting."""
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         try:
@@ -90,8 +92,9 @@ class Hub(SpanProcessor):
         registry = self.registry
         if registry is not None and registry.open_turns:
             try:
-                turn = registry.open_turns.get(span.context.trace_id) if span.context is not None else None
-                if turn is not None:
+                context = span.context
+                turn = registry.open_turns.get(context.trace_id) if context is not None else None
+                if turn is not None and span.instrumentation_scope is not self.sdk_scope:
                     attributes = span.attributes or {}
                     if sc.THREADLINE_SPAN_KIND not in attributes:
                         _count_foreign(attributes, turn)
@@ -109,19 +112,34 @@ class Hub(SpanProcessor):
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
-    """``BatchSpanProcessor`` that counts the spans its full queue drops."""
+    """``BatchSpanProcessor`` that counts the spans it drops (queue full, or after shutdown).
+
+    The count comes from the batch processor's own drop hook, so the hot path is OTel's, untouched.
+    """
 
     def __init__(self, exporter: SpanExporter, counters: Counters, **options: Any) -> None:
         super().__init__(exporter, **options)
-        self._counters = counters
         batch = getattr(self, "_batch_processor", None)
-        self._queue = getattr(batch, "_queue", None)
+        metrics = getattr(batch, "_metrics", None)
+        if batch is not None and metrics is not None and hasattr(metrics, "drop_items"):
+            batch._metrics = _DropCounter(metrics, counters)
+        else:  # pragma: no cover - another OpenTelemetry SDK layout
+            guard.warn_once("drop-count", "threadline: this OpenTelemetry SDK does not let dropped spans be counted")
 
-    def on_end(self, span: ReadableSpan) -> None:
-        queue = self._queue
-        if queue is not None and queue.maxlen is not None and len(queue) >= queue.maxlen:
-            self._counters.add(spans_dropped=1)
-        super().on_end(span)
+
+class _DropCounter:
+    """Forwards the batch processor's metrics calls, counting drops on the way."""
+
+    def __init__(self, inner: Any, counters: Counters) -> None:
+        self._inner = inner
+        self._counters = counters
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        self._counters.add(spans_dropped=count)
+        self._inner.drop_items(count, error_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class ThreadlineExporter(SpanExporter):

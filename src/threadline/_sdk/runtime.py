@@ -164,6 +164,7 @@ def _build_pipeline(
     rt.hub, rt.processor, rt.exporter = hub, processor, wrapped
     rt.provider, rt.owns_provider = sdk_provider, owns
     rt.tracer = sdk_provider.get_tracer(INSTRUMENTATION_NAME, _version())
+    hub.sdk_scope = getattr(rt.tracer, "_instrumentation_scope", None)
 
 
 def _provider(given: trace.TracerProvider | None, settings: Settings) -> tuple[SdkTracerProvider, bool]:
