@@ -149,7 +149,8 @@ def test_sessions_over_time_counts_starts_per_hour(scenario: tuple[httpx.Client,
     client, planned = scenario
     got = client.get("/api/v1/analytics/sessions").json()["sessions_over_time"]
     assert sum(b["sessions"] for b in got) == len(planned)
-    assert got[0]["start"] == iso_at(0) and got[0]["sessions"] == sum(1 for p in planned if p.start_s < 3600)
+    assert got[0]["start"] == iso_at(0)
+    assert got[0]["sessions"] == sum(1 for p in planned if p.start_s < 3600)
     assert all(b["start"].endswith(":00:00.000000Z") for b in got)
 
 
