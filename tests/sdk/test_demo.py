@@ -47,16 +47,11 @@ def test_the_demo_shows_a_full_product(server: RunningServer) -> None:
         s for s in sessions if s["end_reason"] == "inactive_timeout" and s["last_output"].endswith("?")
     ]
     assert len(stopped_after_question) >= 3
-    stages = {
-        (s["session_id"], t["attributes"].get("journey.stage"), t["attributes"].get("journey.converted"))
-        for s in sessions
-        for t in s["turns"]
-        if t["attributes"].get("journey.name") == "onboarding"
-    }
-    converted = {sid for sid, _, done in stages if done}
-    stalled = {sid for sid, stage, _ in stages if stage == "preferences_set"} - converted
-    assert converted
-    assert stalled
+    dropped = [s["dropoff"]["agent_last_action"] for s in sessions if s["dropped_off"]]
+    assert {"asked_question", "tool_failure"} <= set(dropped)
+    onboarding = [j for s in sessions for j in s["journeys"] if j["name"] == "onboarding"]
+    assert any(j["converted"] for j in onboarding)  # converts in one session...
+    assert any(not j["converted"] and len(j["stages"]) == 2 for j in onboarding)  # ...stalls in another
     assert all(t["context_window_pct"] is not None for t in turns if not t["error"])
     assert any(t["attributes"].get("context.pruned") for t in turns)
     assert any(t["attributes"].get("turn.feedback") == -1 for t in turns)

@@ -141,6 +141,32 @@ def test_session_events_end_and_feedback_fold_into_the_session(live: RunningServ
     assert (turn["context_tokens"], turn["context_window_pct"]) == (3000, 2.34)
     assert got["attributes"]["session.user_satisfaction"] == 0.9
     assert stats["session_count"] == 1
+    (journey,) = got["journeys"]
+    assert (journey["name"], [s["stage"] for s in journey["stages"]], journey["converted"]) == (
+        "onboarding",
+        ["account_created"],
+        False,
+    )
+
+
+def test_a_journey_that_converts_and_a_drop_off_the_application_saw(live: RunningServer) -> None:
+    with threadline.session("sess_e2e_journey", user_id="gwen"):
+        for number, stage in enumerate(("signup", "profile", "first_project"), start=1):
+            with threadline.turn(f"step {number}") as turn:
+                threadline.journey("onboarding", stage, stage_number=number, total_stages=3, converted=number == 3)
+                turn.output("ok")
+    with threadline.session("sess_e2e_drop", user_id="gwen"):
+        with threadline.turn("cancel my plan", input_type="cancel") as turn:
+            turn.output("Are you sure you want to cancel?")
+        threadline.end_session(reason="user_left", dropped_off=True, agent_last_action="asked_question")
+    assert threadline.flush(timeout=30)
+    with live.client() as client:
+        converted = _session(client, "sess_e2e_journey")
+        dropped = _session(client, "sess_e2e_drop")
+    (journey,) = converted["journeys"]
+    assert (journey["converted"], journey["conversion_turn"], len(journey["stages"])) == (True, 3, 3)
+    assert dropped["dropped_off"] is True
+    assert (dropped["dropoff"]["last_turn"], dropped["dropoff"]["agent_last_action"]) == (1, "asked_question")
 
 
 def test_spans_of_other_libraries_join_the_session_without_a_trace_join(
