@@ -251,4 +251,3 @@ def threadline_capture() -> Iterator[Capture]:
     """The SDK configured with a capturing exporter, deterministic ids and clock; restored afterwards."""
     with configured() as capture:
         yield capture
-
