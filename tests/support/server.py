@@ -15,6 +15,7 @@ import uvicorn
 
 from threadline.server.api.deps import Clock, Runtime
 from threadline.server.app import create_app
+from threadline.server.serve import Server
 from threadline.server.settings import Settings
 
 
@@ -54,8 +55,8 @@ def run_server(data_dir: Path, *, clock: Clock | None = None, **overrides: objec
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
+    server = Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -23,6 +23,7 @@ class Subscription:
         self._owner = owner
         self._pending: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self.closed = False
 
     def _push(self, session_ids: Iterable[str], kind: str) -> None:
         for session_id in session_ids:
@@ -38,6 +39,8 @@ class Subscription:
         return pending
 
     def close(self) -> None:
+        self.closed = True
+        self._wake.set()
         self._owner._subscribers.discard(self)
 
 
@@ -53,6 +56,11 @@ class LiveUpdates:
         subscription = Subscription(self)
         self._subscribers.add(subscription)
         return subscription
+
+    def close(self) -> None:
+        """End every subscription (the server is shutting down)."""
+        for subscription in list(self._subscribers):
+            subscription.close()
 
     @property
     def subscriber_count(self) -> int:

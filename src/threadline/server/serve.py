@@ -12,6 +12,20 @@ from threadline.server.app import create_app
 from threadline.server.settings import Settings
 
 
+GRACEFUL_SHUTDOWN_S = 3
+"""On shutdown, requests in flight get this long to finish; live streams are then closed."""
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, ending live streams as soon as shutdown starts (they never end on their own)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        runtime = getattr(getattr(self.config.app, "state", None), "runtime", None)
+        if runtime is not None:
+            runtime.live.close()
+        await super().shutdown(sockets)
+
+
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket (raises ``OSError`` when the address is taken or not ours)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -35,8 +49,9 @@ async def run(settings: Settings) -> None:
         http="httptools",
         loop="uvloop",
         lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.05)

@@ -34,6 +34,8 @@ async def stream(
             yield b"retry: 2000\n: connected\n\n"
             while not await request.is_disconnected():
                 pending = await subscription.next(KEEPALIVE_S)
+                if subscription.closed:
+                    return
                 if session_id is not None:
                     pending = {k: v for k, v in pending.items() if k == session_id}
                 if not pending:
