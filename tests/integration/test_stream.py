@@ -57,26 +57,32 @@ def next_event(events: queue.Queue[tuple[str, dict[str, Any]]], session_id: str)
 
 
 def test_changes_idle_endings_and_erasure_are_streamed(tmp_path: Path, clock: ManualClock) -> None:
-    with run_server(tmp_path / "data", clock=clock, idle_timeout="60s") as server, server.client() as client:
-        with listen(server) as events:
-            Session("s-live").turn(0, answer="What size?").send(client)
-            event, data = next_event(events, "s-live")
-            assert event == "session"
-            assert (data["status"], data["turn_count"]) == ("active", 1)
-            Session("s-live", turns=1).turn(10).send(client)
-            event, data = next_event(events, "s-live")
-            assert data["turn_count"] == 2
-            clock.now_ns = at(12 + 61)  # the idle timeout passes with no new span
-            event, data = next_event(events, "s-live")
-            assert (event, data["status"], data["end_reason"]) == ("session", "ended", "inactive_timeout")
-            assert client.delete("/api/v1/sessions/s-live").status_code == 200
-            assert next_event(events, "s-live") == ("deleted", {"session_id": "s-live"})
+    with (
+        run_server(tmp_path / "data", clock=clock, idle_timeout="60s") as server,
+        server.client() as client,
+        listen(server) as events,
+    ):
+        Session("s-live").turn(0, answer="What size?").send(client)
+        event, data = next_event(events, "s-live")
+        assert event == "session"
+        assert (data["status"], data["turn_count"]) == ("active", 1)
+        Session("s-live", turns=1).turn(10).send(client)
+        event, data = next_event(events, "s-live")
+        assert data["turn_count"] == 2
+        clock.now_ns = at(12 + 61)  # the idle timeout passes with no new span
+        event, data = next_event(events, "s-live")
+        assert (event, data["status"], data["end_reason"]) == ("session", "ended", "inactive_timeout")
+        assert client.delete("/api/v1/sessions/s-live").status_code == 200
+        assert next_event(events, "s-live") == ("deleted", {"session_id": "s-live"})
 
 
 def test_a_stream_can_follow_one_session(tmp_path: Path, clock: ManualClock) -> None:
-    with run_server(tmp_path / "data", clock=clock) as server, server.client() as client:
-        with listen(server, session_id="s-mine") as events:
-            Session("s-other").turn(0).send(client)
-            Session("s-mine").turn(5).send(client)
-            event, data = events.get(timeout=10)
+    with (
+        run_server(tmp_path / "data", clock=clock) as server,
+        server.client() as client,
+        listen(server, session_id="s-mine") as events,
+    ):
+        Session("s-other").turn(0).send(client)
+        Session("s-mine").turn(5).send(client)
+        event, data = events.get(timeout=10)
     assert (event, data["session_id"]) == ("session", "s-mine")

@@ -11,7 +11,6 @@ import uvicorn
 from threadline.server.app import create_app
 from threadline.server.settings import Settings
 
-
 GRACEFUL_SHUTDOWN_S = 3
 """On shutdown, requests in flight get this long to finish; live streams are then closed."""
 
