@@ -9,6 +9,10 @@ from typing import Any
 
 import click
 
+from threadline.server.cli_analytics import analytics
+from threadline.server.cli_export import export
+from threadline.server.cli_sessions import sessions
+from threadline.server.cli_users import users
 from threadline.server.settings import SETTINGS, Settings, parse_duration
 
 
@@ -48,6 +52,10 @@ def serve(**options: Any) -> None:
         pass
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+for command in (sessions, analytics, users, export):
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

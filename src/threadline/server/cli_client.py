@@ -1,0 +1,181 @@
+"""Where the data commands read from: a running server's JSON API, or a database opened read-only.
+
+Every data command is written once against the JSON API (``get_json(path, params)``). By default it
+is asked over HTTP at ``--url``; with ``--data-dir`` the same API code runs in this process over a
+database opened read-only (ASGI in-process, no port), which is safe while a server writes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import click
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:4318"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ApiError(click.ClickException):
+    """The API answered with an error; ``message`` is the API's own words."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class _Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def is_success(self) -> bool: ...
+    def json(self) -> Any: ...
+
+
+class _Http(Protocol):
+    """What ``Api`` needs of an HTTP client (httpx's, or starlette's in-process test client)."""
+
+    def get(self, url: str, *, params: dict[str, str]) -> _Response: ...
+
+
+class Api:
+    """The read API, whichever way it is reached."""
+
+    def __init__(self, http: _Http, where: str) -> None:
+        self._http = http
+        self.where = where
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` with ``params`` (``None`` values left out, booleans as true/false); the JSON body."""
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.get(path, params=query)
+        except httpx.TransportError as exc:
+            raise _unreachable(self.where, exc) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success and body is not None:
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            raise ApiError(response.status_code, str(error.get("code")), error["message"])
+        raise click.ClickException(
+            f"{self.where} answered HTTP {response.status_code} to GET {path}, not like a Threadline server; "
+            "check --url"
+        )
+
+    def pages(self, path: str, params: Mapping[str, Any], key: str) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a list endpoint, following ``next_cursor`` until it is null."""
+        query = dict(params)
+        while True:
+            page = self.get_json(path, query)
+            yield page[key]
+            if not page.get("next_cursor"):
+                return
+            query["cursor"] = page["next_cursor"]
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment (ids may hold '/', '?' or spaces)."""
+    return quote(value, safe="")
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _unreachable(where: str, exc: httpx.TransportError) -> click.ClickException:
+    if isinstance(exc, httpx.TimeoutException):
+        return click.ClickException(f"the Threadline server at {where} did not answer in time ({exc})")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return click.ClickException(f"--url {where!r} is not an http:// or https:// URL")
+    return click.ClickException(
+        f"no Threadline server at {where}: start one with `threadline serve`, "
+        "or pass --data-dir to read a database directly"
+    )
+
+
+@contextmanager
+def open_api(url: str, data_dir: Path | None) -> Iterator[Api]:
+    """The API at ``url``, or, given ``data_dir``, the database there opened read-only in this process."""
+    if data_dir is not None:
+        with _local(data_dir) as api:
+            yield api
+        return
+    base = url.rstrip("/")
+    try:
+        http = httpx.Client(base_url=base, timeout=30.0)
+    except httpx.InvalidURL:
+        raise click.ClickException(f"--url {url!r} is not an http:// or https:// URL") from None
+    with http:
+        yield Api(http, base)
+
+
+@contextmanager
+def _local(data_dir: Path) -> Iterator[Api]:
+    from starlette.testclient import TestClient
+
+    from threadline.server.app import create_app
+    from threadline.server.settings import Settings, parse_duration
+    from threadline.server.store.sqlite.db import database_path
+
+    path = database_path(data_dir)
+    if not data_dir.is_dir():
+        raise click.ClickException(
+            f"no Threadline data at {data_dir}: pass the --data-dir that `threadline serve` uses"
+        )
+    if not path.is_file():
+        raise click.ClickException(f"no Threadline database at {path}: start `threadline serve --data-dir {data_dir}`")
+    settings = Settings(data_dir=data_dir)
+    if idle := os.environ.get("THREADLINE_IDLE_TIMEOUT"):  # the server's setting decides active vs ended
+        settings = settings.replace(idle_timeout=idle)
+    try:
+        parse_duration(settings.idle_timeout)
+    except ValueError as exc:
+        raise click.ClickException(f"THREADLINE_IDLE_TIMEOUT: {exc}") from None
+    app = create_app(settings, read_only=True)
+    client = TestClient(app, base_url="http://threadline.local", raise_server_exceptions=False)
+    try:
+        client.__enter__()  # runs the lifespan: opens the database
+    except Exception as exc:  # the store refuses the file: not a database, or an older schema
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+    try:
+        yield Api(client, str(data_dir))
+    finally:
+        client.__exit__(None, None, None)
+
+
+def source_options(command: F) -> F:
+    """``--url`` and ``--data-dir``; the command receives ``api`` (an open ``Api``) instead."""
+
+    @click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Read this database directly (read-only, safe while a server runs) instead of asking --url.",
+    )
+    @click.option(
+        "--url",
+        default=DEFAULT_URL,
+        envvar="THREADLINE_URL",
+        show_default=True,
+        show_envvar=True,
+        help="The Threadline server to ask.",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, url: str, data_dir: Path | None, **kwargs: Any) -> Any:
+        with open_api(url, data_dir) as api:
+            return command(*args, api=api, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,89 @@
+"""Options shared by the data commands: time windows and the session list's filters.
+
+Values go to the API as given (it validates them and says what is wrong), except relative times:
+``--since 24h`` is turned into the ISO 8601 instant 24 hours ago.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from threadline.server.store.base import ORDERINGS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+TIME_HELP = "ISO 8601 (2026-11-21T10:00:00Z), or a time ago (90m, 24h, 7d)"
+SESSION_FILTERS = (
+    "user_id",
+    "since",
+    "until",
+    "status",
+    "dropped_off",
+    "has_error",
+    "min_turns",
+    "max_turns",
+    "model",
+    "q",
+    "ordering",
+)
+
+
+def resolve_time(value: str | None, now: dt.datetime | None = None) -> str | None:
+    """``24h`` → the ISO 8601 instant 24 hours before ``now``; anything else unchanged."""
+    if value is None:
+        return None
+    match = _RELATIVE.match(value)
+    if not match:
+        return value
+    moment = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return resolve_time(value)
+
+
+def since_until(what: str) -> Callable[[F], F]:
+    """``--since`` and ``--until`` for ``what`` (e.g. "sessions active")."""
+
+    def decorate(command: F) -> F:
+        command = click.option("--until", metavar="TIME", callback=_time, help=f"Only {what} by then: {TIME_HELP}.")(
+            command
+        )
+        return click.option("--since", metavar="TIME", callback=_time, help=f"Only {what} since: {TIME_HELP}.")(command)
+
+    return decorate
+
+
+def session_filters(command: F) -> F:
+    """The session list's filters and ordering; the command receives them as ``filters`` (API names)."""
+
+    @click.option("--user", "--user-id", "user_id", metavar="USER_ID", help="Only this user's sessions.")
+    @since_until("sessions")
+    @click.option("--status", type=click.Choice(["active", "ended"]), help="Only active or ended sessions.")
+    @click.option("--dropped-off/--not-dropped-off", default=None, help="Only sessions that dropped off (or not).")
+    @click.option("--has-error/--no-error", default=None, help="Only sessions with an errored span (or without).")
+    @click.option("--min-turns", type=click.IntRange(min=0), help="At least this many turns.")
+    @click.option("--max-turns", type=click.IntRange(min=0), help="At most this many turns.")
+    @click.option("--model", help="Only sessions that called this model.")
+    @click.option("--search", "q", metavar="TEXT", help="Text in the first input or last output.")
+    @click.option(
+        "--ordering",
+        metavar="ORDER",
+        help=f"{', '.join(ORDERINGS)}; ascending as named, descending with a leading '-' "
+        "(default: -last_activity, newest first).",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        filters = {name: kwargs.pop(name) for name in SESSION_FILTERS}
+        return command(*args, filters=filters, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,114 @@
+"""How the data commands print: a rich console, raw JSON, and short human forms of API values."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+NONE = "—"
+WIDE = 200
+"""Width used when stdout is not a terminal (a pipe, a file), so ids are never cut to fit 80 columns."""
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on the current stdout (or stderr); wide when it is not a terminal."""
+    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(stderr=stderr, highlight=False, soft_wrap=False, width=WIDE)
+    return out
+
+
+def print_json(data: Any) -> None:
+    """The API's JSON, indented, as it came."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    """A table whose columns are named ``columns``; a leading ``>`` right-aligns (numbers)."""
+    grid = Table(title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False)
+    for column in columns:
+        numeric = column.startswith(">")
+        grid.add_column(column.lstrip(">"), justify="right" if numeric else "left", overflow="fold")
+    return grid
+
+
+def fields(rows: list[tuple[str, str]]) -> Table:
+    """Label / value pairs, one per line."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def money(usd: float | None) -> str:
+    """USD: cents from a dollar up, two significant digits below a cent ($0.00021)."""
+    if usd is None:
+        return NONE
+    if usd == 0 or abs(usd) >= 0.01:
+        return f"${usd:,.2f}"
+    return f"${usd:.{1 - math.floor(math.log10(abs(usd)))}f}"
+
+
+def count(n: int | float | None) -> str:
+    return NONE if n is None else f"{n:,}"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    return NONE if value is None else f"{value:,.{digits}f}"
+
+
+def rate(fraction: float | None) -> str:
+    """A 0..1 fraction as a percentage."""
+    return NONE if fraction is None else f"{fraction:.1%}"
+
+
+def percent(value: float | None) -> str:
+    """A 0..100 value as a percentage."""
+    return NONE if value is None else f"{value:.1f}%"
+
+
+def duration(ms: float | None) -> str:
+    """Milliseconds as 850ms, 12.3s, 4m 05s, 2h 03m or 3d 04h."""
+    if ms is None:
+        return NONE
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    for unit, size, sub, sub_size in (("d", 86_400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
+        if whole >= size:
+            return f"{whole // size}{unit} {whole % size // sub_size:02d}{sub}"
+    return f"{seconds:.0f}s"  # pragma: no cover - every value ≥ 60 s is caught above
+
+
+def when(stamp: str | None) -> str:
+    """An API timestamp (``2026-11-21T10:00:00.123456Z``) to the second, in UTC."""
+    if not stamp:
+        return NONE
+    return stamp.replace("T", " ")[:19]
+
+
+def yes(flag: bool | None) -> str:
+    return NONE if flag is None else ("yes" if flag else "no")
+
+
+def shorten(text: str | None, width: int) -> str:
+    """One line of at most ``width`` characters."""
+    if not text:
+        return NONE
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def tokens(input_tokens: int, output_tokens: int) -> str:
+    return f"{input_tokens:,} → {output_tokens:,}"

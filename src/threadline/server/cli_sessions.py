@@ -1,0 +1,162 @@
+"""``threadline sessions list`` and ``threadline sessions show``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from threadline.server import cli_render as r
+from threadline.server.cli_client import Api, segment, source_options
+from threadline.server.cli_options import session_filters
+
+
+@click.group()
+def sessions() -> None:
+    """Sessions: list them with filters, or show one turn by turn."""
+
+
+@sessions.command("list")
+@source_options
+@session_filters
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True, help="Sessions per page.")
+@click.option("--cursor", help="Start from this next_cursor of an earlier listing.")
+@click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
+def list_sessions(
+    api: Api, filters: dict[str, Any], limit: int, cursor: str | None, all_pages: bool, as_json: bool
+) -> None:
+    """List sessions, newest activity first unless --ordering says otherwise."""
+    params = {**filters, "limit": limit, "cursor": cursor}
+    if all_pages:
+        rows = [row for page in api.pages("/api/v1/sessions", params, "sessions") for row in page]
+        next_cursor = None
+    else:
+        page = api.get_json("/api/v1/sessions", params)
+        rows, next_cursor = page["sessions"], page["next_cursor"]
+    if as_json:
+        r.print_json({"sessions": rows, "next_cursor": next_cursor})
+        return
+    if not rows:
+        click.echo("No sessions match.")
+        return
+    r.console().print(sessions_table(rows))
+    if next_cursor:
+        click.echo(f"More sessions: add --cursor {next_cursor} (or --all for every page).", err=True)
+
+
+def sessions_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """The session list's key columns."""
+    grid = r.table(
+        "session", "user", "status", ">turns", ">tokens", ">cost", ">duration", "last activity (UTC)", "dropped off",
+        title=title,
+    )  # fmt: skip
+    for s in rows:
+        grid.add_row(
+            s["session_id"],
+            s["user_id"] or r.NONE,
+            s["status"],
+            r.count(s["turn_count"]),
+            r.count(s["total_tokens"]),
+            r.money(s["total_cost_usd"]),
+            r.duration(s["duration_ms"]),
+            r.when(s["last_activity"]),
+            r.yes(s["dropped_off"]),
+        )
+    return grid
+
+
+@sessions.command("show")
+@click.argument("session_id")
+@source_options
+@click.option("--full", is_flag=True, help="Show each turn's whole input and output, not one shortened line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+def show_session(api: Api, session_id: str, full: bool, as_json: bool) -> None:
+    """One session: its summary, then turn by turn, its journeys and drop-off."""
+    detail = api.get_json(f"/api/v1/sessions/{segment(session_id)}")
+    if as_json:
+        r.print_json(detail)
+        return
+    parts: list[RenderableType] = [Text(f"Session {detail['session_id']}", style="bold"), summary(detail), ""]
+    parts += [turns_table(detail["turns"], full, len(detail["conversations"]) > 1), ""]
+    if detail["journeys"]:
+        parts += [journeys_table(detail["journeys"]), ""]
+    parts.append(dropoff_line(detail["dropoff"]))
+    r.console().print(Group(*parts))
+
+
+def summary(s: dict[str, Any]) -> Table:
+    status = s["status"] + (f" ({s['end_reason']})" if s["end_reason"] else "")
+    cost = r.money(s["total_cost_usd"]) + (f" ({s['cost_source']})" if s["cost_source"] else "")
+    if s["unpriced_calls"]:
+        cost += f", {s['unpriced_calls']} call(s) unpriced"
+    return r.fields(
+        [
+            ("user", s["user_id"] or r.NONE),
+            ("status", status + (f", reopened {s['reopened_count']}×" if s["reopened_count"] else "")),
+            ("turns", f"{s['turn_count']} ({s['errored_turn_count']} errored)"),
+            ("calls", f"{s['llm_call_count']} LLM, {s['tool_call_count']} tool, {s['error_count']} errored span(s)"),
+            ("tokens", f"{r.tokens(s['input_tokens'], s['output_tokens'])} ({r.count(s['total_tokens'])} in all)"),
+            ("cost", cost),
+            ("activity", f"{r.when(s['first_activity'])} → {r.when(s['last_activity'])} UTC"),
+            ("duration", r.duration(s["duration_ms"])),
+            ("models", ", ".join(s["models"]) or r.NONE),
+            ("last action", s["last_agent_action"] or r.NONE),
+            ("context", f"{r.percent(s['max_context_window_pct'])} of the window at most"),
+            ("outcome", f"converted {r.yes(s['converted'])}, abandoned {r.yes(s['abandoned'])}"),
+        ]
+    )
+
+
+def turns_table(turns: list[dict[str, Any]], full: bool, show_conversation: bool) -> Table:
+    columns = ["conversation"] if show_conversation else []
+    grid = r.table(">#", *columns, ">latency", ">tokens", ">cost", "error", "input → output", title="Turns")
+    width = 10**9 if full else 60
+    for t in turns:
+        error = (t["error_message"] or "error") if t["error"] else ("tool failed" if t["tool_error"] else r.NONE)
+        exchange = f"{r.shorten(t['input'], width)} → {r.shorten(t['output'], width)}"
+        if full:
+            exchange = f"{t['input'] or r.NONE}\n→ {t['output'] or r.NONE}"
+        grid.add_row(
+            str(t["turn_number"]),
+            *([t["conversation_id"]] if show_conversation else []),
+            r.duration(t["latency_ms"]),
+            r.tokens(t["input_tokens"], t["output_tokens"]),
+            r.money(t["total_cost_usd"]),
+            r.shorten(error, 10**9 if full else 40) if error != r.NONE else error,
+            exchange,
+        )
+    return grid
+
+
+def journeys_table(journeys: list[dict[str, Any]]) -> Table:
+    grid = r.table("journey", "stages reached", ">highest", "converted", title="Journeys")
+    for j in journeys:
+        stages = " → ".join(
+            f"{st['stage_number'] or '?'} {st['stage'] or ''}".strip() + (f" (turn {st['turn']})" if st["turn"] else "")
+            for st in j["stages"]
+        )
+        highest = f"{j['highest_stage'] or r.NONE}/{j['total_stages'] or '?'}"
+        converted = "no"
+        if j["converted"]:
+            converted = f"at turn {j['conversion_turn'] or '?'}, after {r.duration(j['conversion_time_ms'])}"
+        grid.add_row(j["name"], stages or r.NONE, highest, converted)
+    return grid
+
+
+def dropoff_line(d: dict[str, Any]) -> Text:
+    if not d["detected"]:
+        return Text("Drop-off: none")
+    facts = [
+        f"after turn {d['last_turn']}" if d["last_turn"] is not None else None,
+        f"last intent {d['last_intent']}" if d["last_intent"] else None,
+        f"agent's last action {d['agent_last_action']}" if d["agent_last_action"] else None,
+        f"{r.duration(d['time_since_last_turn_ms'])} since the last turn"
+        if d["time_since_last_turn_ms"] is not None
+        else None,
+    ]
+    told = "the client said so" if d["source"] == "client" else "derived"
+    return Text(f"Drop-off: yes ({told}): " + ", ".join(f for f in facts if f), style="bold red")
