@@ -38,7 +38,9 @@ def create_app(
             else Writer(
                 backend,
                 preparer.prepare,
-                options=FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window),
+                options=FoldOptions(
+                    settings.idle_timeout_ns, preparer.prices.context_window, settings.session_intelligence
+                ),
                 max_pending_spans=settings.max_pending_spans,
                 max_batch_spans=settings.max_batch_spans,
                 on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),

@@ -44,6 +44,13 @@ class Settings:
         default=20_000,
         metadata={"help": "Most spans committed in one group commit."},
     )
+    session_intelligence: bool = field(
+        default=True,
+        metadata={
+            "help": "Fold lifecycle, last action, journeys and context pressure at ingest "
+            "(--no-session-intelligence keeps only the sessions' rollups)."
+        },
+    )
     demo: bool = field(
         default=False,
         metadata={"help": "Send realistic demo traffic through the SDK, so there is something to see."},

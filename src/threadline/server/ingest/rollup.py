@@ -57,6 +57,8 @@ class FoldOptions:
     idle_timeout_ns: int = 30 * 60 * 10**9
     windows: WindowLookup = _no_windows
     """The known context window of a model (from the price data)."""
+    intelligence: bool = True
+    """Fold lifecycle, journeys, drop-off and context pressure (off: rollups only)."""
 
 
 @dataclass(slots=True)
@@ -250,9 +252,10 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         last_ns = max(last_ns, turn.end_ns)
         user_id = user_id or turn.user_id
         errored += turn.error
-        pct = context_window(turn.context_tokens, turn.attributes, turn.model, options.windows).pct
-        if pct is not None and (max_pct is None or pct > max_pct):
-            max_pct = pct
+        if options.intelligence:
+            pct = context_window(turn.context_tokens, turn.attributes, turn.model, options.windows).pct
+            if pct is not None and (max_pct is None or pct > max_pct):
+                max_pct = pct
     for event in events:
         attributes.update({k: v for k, v in event.seed.items() if k.startswith(_SESSION_SEED)})
         dropoff_attributes.update({k: v for k, v in event.seed.items() if k.startswith("dropoff.")})
@@ -263,10 +266,13 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
     first_turn = min(turns, key=lambda t: (t.number, t.start_ns))
     last_turn = turns[-1]
     priced = sums["priced_given"] or sums["priced_computed"]
-    timeline = lifecycle.timeline(
-        (lifecycle.Activity(t.start_ns, t.end_ns, _end_reason(t.seed)) for t in traces), options.idle_timeout_ns
-    )
-    session_journeys = journeys.session_journeys(_journey_marks(turns, traces), first_ns)
+    if options.intelligence:
+        timeline = lifecycle.timeline(
+            (lifecycle.Activity(t.start_ns, t.end_ns, _end_reason(t.seed)) for t in traces), options.idle_timeout_ns
+        )
+        session_journeys = journeys.session_journeys(_journey_marks(turns, traces), first_ns)
+    else:
+        timeline, session_journeys = lifecycle.Timeline(0, None, None), []
     return SessionRollup(
         user_id=user_id,
         first_ns=first_ns,
