@@ -97,7 +97,7 @@ def over_time(buckets: list[dict[str, Any]]) -> Table:
     return grid
 
 
-def funnel(j: dict[str, Any]) -> Table:
+def funnel(j: dict[str, Any]) -> Group:
     title = (
         f"Journey {j['name']}: {r.count(j['session_count'])} sessions, {r.count(j['converted_count'])} converted "
         f"({r.rate(j['conversion_rate'])})"
@@ -106,10 +106,10 @@ def funnel(j: dict[str, Any]) -> Table:
         title += f", median at turn {r.number(j['conversion_turn_p50'], 0)}"
     if j["conversion_time_p50_ms"] is not None:
         title += f" after {r.duration(j['conversion_time_p50_ms'])}"
-    grid = r.table(">#", "stage", ">sessions", ">reached", "", title=title)
+    grid = r.table(">#", "stage", ">sessions", ">reached", "")
     for st in j["stages"]:
         grid.add_row(
             str(st["stage_number"]), st["stage"] or r.NONE, r.count(st["sessions"]), r.rate(st["rate"]),
             _bar(st["sessions"], j["session_count"]),
         )  # fmt: skip
-    return grid
+    return Group(Text(title, style="bold"), grid)
