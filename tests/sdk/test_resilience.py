@@ -43,12 +43,12 @@ def _turns(count: int, session_id: str = "sess_r") -> None:
 def test_a_dead_endpoint_costs_the_application_nothing(caplog: pytest.LogCaptureFixture) -> None:
     provider = TracerProvider(resource=Resource.create({}), shutdown_on_exit=False)
     threadline.configure(
-        endpoint=f"http://127.0.0.1:{_closed_port()}", tracer_provider=provider, export_timeout=2, schedule_delay=0.01
+        endpoint=f"http://127.0.0.1:{_closed_port()}", tracer_provider=provider, export_timeout=10, schedule_delay=0.01
     )
     started = time.monotonic()
     _turns(50)
     caller_time = time.monotonic() - started
-    assert caller_time < 2.0  # no network on the caller's thread
+    assert caller_time < 5.0  # far below one export's retries (10 s): no network on the caller's thread
     started = time.monotonic()
     assert threadline.flush(timeout=0.5) is False  # delivery impossible: the deadline holds
     assert time.monotonic() - started < 1.5
@@ -91,8 +91,8 @@ def test_a_full_queue_drops_and_counts_without_blocking(caplog: pytest.LogCaptur
         ),
     ):
         started = time.monotonic()
-        _turns(100)  # 200 spans while the exporter is stuck
-        assert time.monotonic() - started < 2.0
+        _turns(100)  # 200 spans while the exporter is stuck (for up to 30 s)
+        assert time.monotonic() - started < 10.0
         stats = threadline.stats()
         assert stats.spans_dropped >= 200 - 16 - 8
         exporter.release.set()
