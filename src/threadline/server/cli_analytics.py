@@ -11,18 +11,18 @@ from rich.text import Text
 
 from threadline.server import cli_render as r
 from threadline.server.cli_client import Api, source_options
-from threadline.server.cli_options import since_until
+from threadline.server.cli_options import SESSIONS_SINCE, SESSIONS_UNTIL, since_until
 
 BAR = 30
 
 
 @click.command()
-@source_options
-@since_until("sessions active")
+@since_until(SESSIONS_SINCE, SESSIONS_UNTIL)
 @click.option("--user", "--user-id", "user_id", metavar="USER_ID", help="Only this user's sessions.")
 @click.option("--json", "as_json", is_flag=True, help='Print the API\'s JSON: {"sessions": ..., "journeys": ...}.')
+@source_options
 def analytics(api: Api, since: str | None, until: str | None, user_id: str | None, as_json: bool) -> None:
-    """Session analytics and journey funnels over a window.
+    """Session analytics and journey funnels.
 
     Lengths, abandonment, drop-off (by last turn and the agent's last action), errors, cost, duration,
     turn latency, sessions over time, and a funnel per journey.

@@ -157,16 +157,21 @@ def _local(data_dir: Path) -> Iterator[Api]:
 
 
 def source_options(command: F) -> F:
-    """``--url`` and ``--data-dir``; the command receives ``api`` (an open ``Api``) instead."""
+    """``--url`` and ``--data-dir``; the command receives ``api`` (an open ``Api``) instead.
+
+    Apply it below a command's own options, so that these two come last in its help.
+    """
 
     @click.option(
         "--data-dir",
         type=click.Path(path_type=Path, file_okay=False),
+        metavar="DIR",
         default=None,
         help="Read this database directly (read-only, safe while a server runs) instead of asking --url.",
     )
     @click.option(
         "--url",
+        metavar="URL",
         default=DEFAULT_URL,
         envvar="THREADLINE_URL",
         show_default=True,

@@ -19,7 +19,6 @@ PAGE = 500
 
 
 @click.command()
-@source_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="File format.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), required=True, help="File to write.")
 @click.option(
@@ -29,12 +28,13 @@ PAGE = 500
     show_default=True,
     help="One row per session, or one row per turn (with its session_id).",
 )
-@session_filters
+@session_filters("first_activity, oldest first")
+@source_options
 def export(api: Api, fmt: str, output: Path, level: str, filters: dict[str, Any]) -> None:
-    """Export sessions or their turns to JSON Lines, CSV or Parquet.
+    """Export sessions or turns to JSONL, CSV or Parquet.
 
-    Sessions that match the filters, oldest first unless --ordering says otherwise. The file appears
-    only when the export is complete: a failed export leaves no partial file behind.
+    The sessions that match the filters, one row each, or one row per turn of each (--level turns).
+    The file appears only when the export is complete: a failed export leaves no partial file.
     """
     params = {**filters, "ordering": filters["ordering"] or "first_activity", "limit": PAGE}
     with atomic_output(output) as temporary, open_writer(fmt, temporary, level) as writer, _progress() as progress:

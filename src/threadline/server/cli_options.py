@@ -20,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-TIME_HELP = "ISO 8601 (2026-11-21T10:00:00Z), or a time ago (90m, 24h, 7d)"
+TIME_HELP = "TIME is ISO 8601 (2026-11-21T10:00:00Z) or a time ago (90m, 24h, 7d)"
 SESSION_FILTERS = (
     "user_id",
     "since",
@@ -51,23 +51,28 @@ def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     return resolve_time(value)
 
 
-def since_until(what: str) -> Callable[[F], F]:
-    """``--since`` and ``--until`` for ``what`` (e.g. "sessions active")."""
+def since_until(since: str, until: str) -> Callable[[F], F]:
+    """``--since`` and ``--until``, each with what it keeps (e.g. "sessions active at or after it")."""
 
     def decorate(command: F) -> F:
-        command = click.option("--until", metavar="TIME", callback=_time, help=f"Only {what} by then: {TIME_HELP}.")(
-            command
-        )
-        return click.option("--since", metavar="TIME", callback=_time, help=f"Only {what} since: {TIME_HELP}.")(command)
+        command = click.option("--until", metavar="TIME", callback=_time, help=f"Only {until}. {TIME_HELP}.")(command)
+        return click.option("--since", metavar="TIME", callback=_time, help=f"Only {since}. {TIME_HELP}.")(command)
 
     return decorate
 
 
-def session_filters(command: F) -> F:
-    """The session list's filters and ordering; the command receives them as ``filters`` (API names)."""
+SESSIONS_SINCE = "sessions active at or after TIME"
+SESSIONS_UNTIL = "sessions that started at or before TIME"
 
+
+def session_filters(default_ordering: str) -> Callable[[F], F]:
+    """The session list's filters and ordering; the command receives them as ``filters`` (API names)."""
+    return functools.partial(_session_filters, default_ordering=default_ordering)
+
+
+def _session_filters(command: F, default_ordering: str) -> F:
     @click.option("--user", "--user-id", "user_id", metavar="USER_ID", help="Only this user's sessions.")
-    @since_until("sessions")
+    @since_until(SESSIONS_SINCE, SESSIONS_UNTIL)
     @click.option("--status", type=click.Choice(["active", "ended"]), help="Only active or ended sessions.")
     @click.option("--dropped-off/--not-dropped-off", default=None, help="Only sessions that dropped off (or not).")
     @click.option("--has-error/--no-error", default=None, help="Only sessions with an errored span (or without).")
@@ -79,7 +84,7 @@ def session_filters(command: F) -> F:
         "--ordering",
         metavar="ORDER",
         help=f"{', '.join(ORDERINGS)}; ascending as named, descending with a leading '-' "
-        "(default: -last_activity, newest first).",
+        f"(default: {default_ordering}).",
     )
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

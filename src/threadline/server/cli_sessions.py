@@ -20,16 +20,16 @@ def sessions() -> None:
 
 
 @sessions.command("list")
-@source_options
-@session_filters
+@session_filters("-last_activity, newest first")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True, help="Sessions per page.")
 @click.option("--cursor", help="Start from this next_cursor of an earlier listing.")
 @click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
+@source_options
 def list_sessions(
     api: Api, filters: dict[str, Any], limit: int, cursor: str | None, all_pages: bool, as_json: bool
 ) -> None:
-    """List sessions, newest activity first unless --ordering says otherwise."""
+    """List sessions, with filters and ordering."""
     params = {**filters, "limit": limit, "cursor": cursor}
     if all_pages:
         rows = [row for page in api.pages("/api/v1/sessions", params, "sessions") for row in page]
@@ -71,11 +71,15 @@ def sessions_table(rows: list[dict[str, Any]], title: str | None = None) -> Tabl
 
 @sessions.command("show")
 @click.argument("session_id")
-@source_options
 @click.option("--full", is_flag=True, help="Show each turn's whole input and output, not one shortened line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@source_options
 def show_session(api: Api, session_id: str, full: bool, as_json: bool) -> None:
-    """One session: its summary, then turn by turn, its journeys and drop-off."""
+    """Show one session turn by turn.
+
+    Its summary, then each turn (latency, tokens, cost, error, input → output), its journeys and
+    whether it dropped off.
+    """
     detail = api.get_json(f"/api/v1/sessions/{segment(session_id)}")
     if as_json:
         r.print_json(detail)

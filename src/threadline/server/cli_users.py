@@ -17,8 +17,7 @@ from threadline.server.store.base import USER_ORDERINGS
 
 
 @click.command("list")
-@source_options
-@since_until("users seen")
+@since_until("users seen at or after TIME", "users first seen at or before TIME")
 @click.option("--returning/--one-time", default=None, help="Only users with more than one session (or just one).")
 @click.option(
     "--ordering",
@@ -30,8 +29,12 @@ from threadline.server.store.base import USER_ORDERINGS
 @click.option("--cursor", help="Start from this next_cursor of an earlier listing.")
 @click.option("--all", "all_pages", is_flag=True, help="Follow next_cursor through every page.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
+@source_options
 def list_users(api: Api, all_pages: bool, as_json: bool, **params: Any) -> None:
-    """List users with their rollups, most recently seen first unless --ordering says otherwise."""
+    """List users and their rollups (the default).
+
+    Sessions, turns, tokens, cost, first and last seen, retention and whether they returned.
+    """
     if all_pages:
         rows = [row for page in api.pages("/api/v1/users", params, "users") for row in page]
         next_cursor = None
@@ -72,10 +75,10 @@ def users_table(rows: list[dict[str, Any]]) -> Table:
 
 @click.command("show")
 @click.argument("user_id")
-@source_options
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@source_options
 def show_user(api: Api, user_id: str, as_json: bool) -> None:
-    """One user: their rollup and most recent sessions."""
+    """Show one user and their recent sessions."""
     u = api.get_json(f"/api/v1/users/{segment(user_id)}")
     if as_json:
         r.print_json(u)
@@ -106,7 +109,10 @@ class UsersGroup(click.Group):
 
 @click.group(cls=UsersGroup)
 def users() -> None:
-    """Users: list their rollups (the default), or show one."""
+    """Users: list them (the default), or show one.
+
+    `threadline users [OPTIONS]` runs `threadline users list [OPTIONS]`.
+    """
 
 
 users.add_command(list_users)
