@@ -17,6 +17,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -40,19 +41,24 @@ def _journey(stage: str, number: int, **more: Any) -> dict[str, Any]:
             "journey.stage_number": number, **more}  # fmt: skip
 
 
+def seed(http: httpx.Client, clock: ManualClock) -> None:
+    """The corpus and the scenario sessions, then a "now" past the idle timeout of every one (all ended)."""
+    replay(http, CORPUS)
+    won = Session("s-won", user_id="user-dana")
+    won.turn(0, attributes=_journey("signup", 1)).turn(60, attributes=_journey("verify", 2))
+    won.turn(120, answer="All set!", attributes=_journey("activated", 3, **{"journey.converted": True}))
+    won.send(http)
+    lost = Session("s-lost", user_id="user-dana").turn(200, attributes=_journey("signup", 1))
+    lost.turn(260, answer="What is your email?", attributes=_journey("verify", 2)).send(http)
+    Session("s-error", user_id="user-eve").turn(300, answer=None, llm_error="RateLimitError: 429").send(http)
+    clock.now_ns = at(4000)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     clock = ManualClock()
     with run_server(tmp_path_factory.mktemp("cli") / "data", clock=clock) as running, running.client() as http:
-        replay(http, CORPUS)
-        won = Session("s-won", user_id="user-dana")
-        won.turn(0, attributes=_journey("signup", 1)).turn(60, attributes=_journey("verify", 2))
-        won.turn(120, answer="All set!", attributes=_journey("activated", 3, **{"journey.converted": True}))
-        won.send(http)
-        lost = Session("s-lost", user_id="user-dana").turn(200, attributes=_journey("signup", 1))
-        lost.turn(260, answer="What is your email?", attributes=_journey("verify", 2)).send(http)
-        Session("s-error", user_id="user-eve").turn(300, answer=None, llm_error="RateLimitError: 429").send(http)
-        clock.now_ns = at(4000)  # every session idle past the 30-minute timeout: ended
+        seed(http, clock)
         yield running
 
 
@@ -379,8 +385,11 @@ def test_another_kind_of_server_is_named(tmp_path: Path) -> None:
     assert message == f"{url} answered HTTP 404 to GET /api/v1/sessions, not like a Threadline server; check --url"
 
 
-def test_ids_are_sent_as_one_path_segment(tmp_path: Path) -> None:
+def test_ids_and_content_print_as_they_are(tmp_path: Path) -> None:
+    """Ids go in the URL as one path segment; content is never read as rich markup or emoji codes."""
     with run_server(tmp_path / "data") as running, running.client() as http:
-        Session("team a?b#c", user_id="user a?b").turn(0).send(http)
-        assert "Session team a?b#c" in ok(running, "sessions", "show", "team a?b#c").stdout
+        Session("team a?b#c", user_id="user a?b").turn(0, question="[bold]hi[/bold] :warning: [error400]").send(http)
+        shown = ok(running, "sessions", "show", "team a?b#c").stdout
+        assert "Session team a?b#c" in shown
+        assert "[bold]hi[/bold] :warning: [error400] → It ships tomorrow." in shown
         assert "team a?b#c" in ok(running, "users", "show", "user a?b").stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -42,10 +42,10 @@ def analytics(api: Api, since: str | None, until: str | None, user_id: str | Non
     if stats["sessions_over_time"]:
         parts += [over_time(stats["sessions_over_time"]), ""]
     for journey in journeys:
-        parts += [funnel(journey), ""]
+        parts += [*funnel(journey), ""]
     if not journeys:
         parts.append(Text("No journeys recorded in this window."))
-    r.console().print(Group(*parts))
+    r.show(*parts)
 
 
 def _window_text(since: str | None, until: str | None, user_id: str | None) -> str:
@@ -97,7 +97,7 @@ def over_time(buckets: list[dict[str, Any]]) -> Table:
     return grid
 
 
-def funnel(j: dict[str, Any]) -> Group:
+def funnel(j: dict[str, Any]) -> list[RenderableType]:
     title = (
         f"Journey {j['name']}: {r.count(j['session_count'])} sessions, {r.count(j['converted_count'])} converted "
         f"({r.rate(j['conversion_rate'])})"
@@ -112,4 +112,4 @@ def funnel(j: dict[str, Any]) -> Group:
             str(st["stage_number"]), st["stage"] or r.NONE, r.count(st["sessions"]), r.rate(st["rate"]),
             _bar(st["sessions"], j["session_count"]),
         )  # fmt: skip
-    return Group(Text(title, style="bold"), grid)
+    return [Text(title, style="bold"), grid]

@@ -8,20 +8,38 @@ import os
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 NONE = "—"
 WIDE = 200
-"""Width used when stdout is not a terminal (a pipe, a file), so ids are never cut to fit 80 columns."""
+"""Width when stdout is not a terminal (a pipe, a file) and ``COLUMNS`` is not set."""
+LIMITLESS = 100_000
 
 
-def console(*, stderr: bool = False) -> Console:
-    """A console on the current stdout (or stderr); wide when it is not a terminal."""
-    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
-    if not out.is_terminal and "COLUMNS" not in os.environ:
-        out = Console(stderr=stderr, highlight=False, soft_wrap=False, width=WIDE)
+def console(*, stderr: bool = False, width: int | None = None) -> Console:
+    """A console on the current stdout (or stderr); ``WIDE`` when it is not a terminal.
+
+    Markup and emoji codes are off: span content such as ``[error400]`` or ``:warning:`` prints as is.
+    """
+    options: dict[str, Any] = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    out = Console(**options, width=width)
+    if width is None and not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(**options, width=WIDE)
     return out
+
+
+def show(*parts: RenderableType) -> None:
+    """Print ``parts``; a table without flexible columns at its natural width even past the console's,
+    so that no id or number is ever cut or folded (a narrow terminal wraps the long lines)."""
+    out = console()
+    for part in parts:
+        if isinstance(part, Table) and not part.expand:
+            natural = out.measure(part, options=out.options.update_width(LIMITLESS)).maximum
+            if natural > out.width:
+                console(width=natural).print(part)
+                continue
+        out.print(part)
 
 
 def print_json(data: Any) -> None:
@@ -30,11 +48,21 @@ def print_json(data: Any) -> None:
 
 
 def table(*columns: str, title: str | None = None) -> Table:
-    """A table whose columns are named ``columns``; a leading ``>`` right-aligns (numbers)."""
-    grid = Table(title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False)
+    """A table; a column name may start with a mark: ``>`` a number (right-aligned), ``…`` text that takes
+    the width left and is cut to one line, ``~`` the same but wrapped. Other columns never wrap."""
+    flexible = any(column[:1] in ("~", "…") for column in columns)
+    grid = Table(
+        title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False, expand=flexible
+    )
     for column in columns:
-        numeric = column.startswith(">")
-        grid.add_column(column.lstrip(">"), justify="right" if numeric else "left", overflow="fold")
+        mark, name = (column[0], column[1:]) if column[:1] in (">", "~", "…") else ("", column)
+        grid.add_column(
+            name,
+            justify="right" if mark == ">" else "left",
+            no_wrap=mark != "~",
+            overflow="fold" if mark == "~" else "ellipsis",
+            ratio=1 if mark in ("~", "…") else None,
+        )
     return grid
 
 

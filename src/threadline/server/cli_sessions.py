@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -43,7 +43,7 @@ def list_sessions(
     if not rows:
         click.echo("No sessions match.")
         return
-    r.console().print(sessions_table(rows))
+    r.show(sessions_table(rows))
     if next_cursor:
         click.echo(f"More sessions: add --cursor {next_cursor} (or --all for every page).", err=True)
 
@@ -89,7 +89,7 @@ def show_session(api: Api, session_id: str, full: bool, as_json: bool) -> None:
     if detail["journeys"]:
         parts += [journeys_table(detail["journeys"]), ""]
     parts.append(dropoff_line(detail["dropoff"]))
-    r.console().print(Group(*parts))
+    r.show(*parts)
 
 
 def summary(s: dict[str, Any]) -> Table:
@@ -117,11 +117,13 @@ def summary(s: dict[str, Any]) -> Table:
 
 def turns_table(turns: list[dict[str, Any]], full: bool, show_conversation: bool) -> Table:
     columns = ["conversation"] if show_conversation else []
-    grid = r.table(">#", *columns, ">latency", ">tokens", ">cost", "error", "input → output", title="Turns")
-    width = 10**9 if full else 60
+    grid = r.table(
+        ">#", *columns, ">latency", ">tokens", ">cost", "~error" if full else "error",
+        "~input → output" if full else "…input → output", title="Turns",
+    )  # fmt: skip
     for t in turns:
         error = (t["error_message"] or "error") if t["error"] else ("tool failed" if t["tool_error"] else r.NONE)
-        exchange = f"{r.shorten(t['input'], width)} → {r.shorten(t['output'], width)}"
+        exchange = f"{r.shorten(t['input'], 60)} → {r.shorten(t['output'], 60)}"
         if full:
             exchange = f"{t['input'] or r.NONE}\n→ {t['output'] or r.NONE}"
         grid.add_row(
@@ -130,7 +132,7 @@ def turns_table(turns: list[dict[str, Any]], full: bool, show_conversation: bool
             r.duration(t["latency_ms"]),
             r.tokens(t["input_tokens"], t["output_tokens"]),
             r.money(t["total_cost_usd"]),
-            r.shorten(error, 10**9 if full else 40) if error != r.NONE else error,
+            error if full else r.shorten(error, 24),
             exchange,
         )
     return grid

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -47,14 +46,14 @@ def list_users(api: Api, all_pages: bool, as_json: bool, **params: Any) -> None:
     if not rows:
         click.echo("No users match.")
         return
-    r.console().print(users_table(rows))
+    r.show(users_table(rows))
     if next_cursor:
         click.echo(f"More users: add --cursor {next_cursor} (or --all for every page).", err=True)
 
 
 def users_table(rows: list[dict[str, Any]]) -> Table:
     grid = r.table(
-        "user", ">sessions", ">turns", ">turns/session", ">tokens", ">cost", "first seen (UTC)", "last seen (UTC)",
+        "user", ">sessions", ">turns", ">avg turns", ">tokens", ">cost", "first seen (UTC)", "last seen (UTC)",
         ">retention", "returning",
     )  # fmt: skip
     for u in rows:
@@ -95,7 +94,7 @@ def show_user(api: Api, user_id: str, as_json: bool) -> None:
         ]
     )
     recent = sessions_table(u["recent_sessions"], title="Recent sessions")
-    r.console().print(Group(Text(f"User {u['user_id']}", style="bold"), summary, "", recent))
+    r.show(Text(f"User {u['user_id']}", style="bold"), summary, "", recent)
 
 
 class UsersGroup(click.Group):
