@@ -1,29 +1,24 @@
-"""The data commands (``sessions``, ``analytics``, ``users``, ``export``) against a real server at --url.
+"""``sessions``, ``analytics`` and ``users`` against a real server at --url.
 
-One server for the module, with a clock the test sets: the captured OpenInference corpus (3 sessions,
-11 turns) and three scenario sessions (a converted journey, a drop-off after a question, an error).
+The data (``seed``, also used by the export and docs tests): the captured OpenInference corpus
+(3 sessions, 11 turns) and three scenario sessions (a converted journey, a drop-off after a question,
+an error), read with a clock the test sets past every session's idle timeout.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import functools
 import json
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
 
 from support.corpus import replay
-from support.process import free_port, threadline
 from support.scenario import Session, at
 from support.server import ManualClock, RunningServer, run_server
 from threadline.server.cli import main
@@ -54,11 +49,18 @@ def seed(http: httpx.Client, clock: ManualClock) -> None:
     clock.now_ns = at(4000)
 
 
+@contextmanager
+def seeded_server(folder: Path) -> Iterator[RunningServer]:
+    """A real server on loopback holding the seeded data, its clock past every session's idle timeout."""
+    clock = ManualClock()
+    with run_server(folder / "data", clock=clock) as running, running.client() as http:
+        seed(http, clock)
+        yield running
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    clock = ManualClock()
-    with run_server(tmp_path_factory.mktemp("cli") / "data", clock=clock) as running, running.client() as http:
-        seed(http, clock)
+    with seeded_server(tmp_path_factory.mktemp("cli")) as running:
         yield running
 
 
@@ -235,154 +237,6 @@ def test_url_comes_from_the_environment(server: RunningServer) -> None:
     result = cli("sessions", "list", "--json", env={"THREADLINE_URL": server.url + "/"})
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["sessions"]) == len(ALL)
-
-
-def test_export_sessions_jsonl_csv_parquet(server: RunningServer, tmp_path: Path) -> None:
-    listed = api(server, "/api/v1/sessions", ordering="first_activity")["sessions"]
-    for fmt in ("jsonl", "csv", "parquet"):
-        out = tmp_path / f"sessions.{fmt}"
-        result = ok(server, "export", "--format", fmt, "--output", str(out))
-        assert result.stdout == f"Exported 6 sessions to {out}\n"
-        assert "sessions" in result.stderr
-        assert "6/6" in result.stderr
-    lines = [json.loads(line) for line in (tmp_path / "sessions.jsonl").read_text().splitlines()]
-    assert lines == listed
-    with (tmp_path / "sessions.csv").open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    assert [r["session_id"] for r in rows] == [s["session_id"] for s in listed]
-    bravo = next(r for r in rows if r["session_id"] == "sess-oi-bravo")
-    assert (bravo["turn_count"], bravo["input_tokens"], bravo["output_tokens"]) == ("4", "193", "53")
-    assert json.loads(bravo["models"]) == ["gpt-4o-mini"]
-    assert bravo["dropped_off"] == "false"
-    assert next(r for r in rows if r["session_id"] == "s-lost")["dropped_off"] == "true"
-    assert (
-        json.loads(bravo["attributes"]) == next(s for s in listed if s["session_id"] == "sess-oi-bravo")["attributes"]
-    )
-    table = pq.read_table(tmp_path / "sessions.parquet").to_pylist()
-    assert [r["session_id"] for r in table] == [s["session_id"] for s in listed]
-    assert {r["session_id"]: r["total_tokens"] for r in table}["sess-oi-charlie"] == 568 + 83
-    assert table[0]["models"] == ["gpt-4o-mini"]
-    assert [json.loads(r["attributes"]) for r in table] == [s["attributes"] for s in listed]
-
-
-def test_export_turns_one_row_per_turn(server: RunningServer, tmp_path: Path) -> None:
-    out = tmp_path / "turns.csv"
-    result = ok(server, "export", "--format", "csv", "-o", str(out), "--level", "turns", "--user", "user-bob")
-    assert result.stdout == f"Exported 4 turns to {out}\n"
-    with out.open(newline="") as file:
-        rows = list(csv.DictReader(file))
-    assert [(r["session_id"], r["turn_number"]) for r in rows] == [("sess-oi-bravo", str(n)) for n in (1, 2, 3, 4)]
-    assert sum(int(r["input_tokens"]) for r in rows) == 193
-    assert sum(int(r["output_tokens"]) for r in rows) == 53
-    assert [r["error"] for r in rows] == ["false", "false", "true", "false"]
-    everything = tmp_path / "turns.parquet"
-    ok(server, "export", "--format", "parquet", "-o", str(everything), "--level", "turns")
-    turns = pq.read_table(everything).to_pylist()
-    assert len(turns) == sum(ALL.values())
-    detail = api(server, "/api/v1/sessions/s-won")["turns"]
-    assert [{k: v for k, v in t.items() if k != "session_id"} for t in turns if t["session_id"] == "s-won"] == [
-        {**t, "attributes": json.dumps(t["attributes"], ensure_ascii=False)} for t in detail
-    ]
-
-
-def test_an_empty_export_still_has_its_columns(server: RunningServer, tmp_path: Path) -> None:
-    out = tmp_path / "none.csv"
-    ok(server, "export", "--format", "csv", "-o", str(out), "--status", "active")
-    header = out.read_text().splitlines()
-    assert header[0].startswith("session_id,user_id,status,")
-    assert len(header) == 1
-    empty = tmp_path / "none.parquet"
-    ok(server, "export", "--format", "parquet", "-o", str(empty), "--level", "turns", "--status", "active")
-    assert pq.read_table(empty).column_names[:2] == ["session_id", "turn_number"]
-
-
-def test_a_failed_export_leaves_the_old_file_and_no_temporary(server: RunningServer, tmp_path: Path) -> None:
-    out = tmp_path / "sessions.jsonl"
-    out.write_text("previous export\n")
-    message = one_error_line(cli("export", "--format", "jsonl", "-o", str(out), "--since", "soon", "--url", server.url))
-    assert message.startswith("Invalid value 'soon' for 'since'")
-    assert out.read_text() == "previous export\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["sessions.jsonl"]
-
-
-def test_parquet_without_pyarrow_says_how_to_install_it(
-    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
-    out = tmp_path / "s.parquet"
-    message = one_error_line(cli("export", "--format", "parquet", "-o", str(out), "--url", server.url))
-    assert message == "--format parquet needs pyarrow: pip install 'threadline[export]'"
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["sessions", "list", "--since", "yesterday"], "Invalid value 'yesterday' for 'since': expected an ISO 8601"),
-        (["sessions", "list", "--ordering", "cost"], "Invalid value 'cost' for 'ordering': expected one of"),
-        (["users", "--ordering", "-turns"], "Invalid value '-turns' for 'ordering': expected one of last_seen"),
-        (["analytics", "--until", "2026-13-45"], "Invalid value '2026-13-45' for 'until'"),
-        (["sessions", "show", "no-such-session"], "No session 'no-such-session'."),
-        (["users", "show", "nobody"], "No user 'nobody'."),
-        (["sessions", "list", "--cursor", "garbage"], "Invalid value 'garbage' for 'cursor'"),
-    ],
-)
-def test_api_errors_are_one_line_in_the_apis_words(server: RunningServer, args: list[str], message: str) -> None:
-    assert one_error_line(cli(*args, "--url", server.url)).startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["sessions", "list"], "no Threadline server at {url}: start one with `threadline serve`, or pass --data-dir"),
-        (["analytics", "--data-dir", "{missing}"], "no Threadline data at {missing}: pass the --data-dir"),
-        (
-            ["users", "--data-dir", "{empty}"],
-            "no Threadline database at {empty}/threadline.db: start `threadline serve",
-        ),
-        (["sessions", "list", "--url", "localhost:4318"], "--url 'localhost:4318' is not an http:// or https:// URL"),
-        (["export", "--format", "csv", "-o", "{missing}/x.csv"], "cannot write {missing}/x.csv: No such file"),
-    ],
-)
-def test_local_mistakes_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
-    (tmp_path / "empty").mkdir()
-    names = {
-        "url": f"http://127.0.0.1:{free_port()}",
-        "missing": str(tmp_path / "missing"),
-        "empty": str(tmp_path / "empty"),
-    }
-    filled = [a.format(**names) for a in args]
-    if "--url" not in filled and "--data-dir" not in filled:
-        filled += ["--url", names["url"]]
-    assert one_error_line(cli(*filled)).startswith(message.format(**names))
-
-
-def test_an_unreachable_server_in_a_real_process_is_one_line() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    result = threadline("sessions", "show", "s-1", "--url", url)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"Error: no Threadline server at {url}: start one with `threadline serve`, "
-        "or pass --data-dir to read a database directly"
-    ]
-
-
-class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-def test_another_kind_of_server_is_named(tmp_path: Path) -> None:
-    other = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=tmp_path))
-    thread = threading.Thread(target=other.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{other.server_address[1]}"
-    try:
-        message = one_error_line(cli("sessions", "list", "--url", url))
-    finally:
-        other.shutdown()
-        other.server_close()
-    assert message == f"{url} answered HTTP 404 to GET /api/v1/sessions, not like a Threadline server; check --url"
 
 
 def test_ids_and_content_print_as_they_are(tmp_path: Path) -> None:

@@ -180,6 +180,9 @@ def source_options(command: F) -> F:
     )
     @functools.wraps(command)
     def wrapper(*args: Any, url: str, data_dir: Path | None, **kwargs: Any) -> Any:
+        given = click.get_current_context().get_parameter_source("url") == click.core.ParameterSource.COMMANDLINE
+        if data_dir is not None and given:
+            raise click.UsageError("pass --url or --data-dir, not both")
         with open_api(url, data_dir) as api:
             return command(*args, api=api, **kwargs)
 
