@@ -22,7 +22,7 @@ DEFAULT_URL = "http://127.0.0.1:4318"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ApiError(click.ClickException):
+class ApiRefusal(click.ClickException):
     """The API answered with an error; ``message`` is the API's own words."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -67,7 +67,7 @@ class Api:
             return body
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            raise ApiError(response.status_code, str(error.get("code")), error["message"])
+            raise ApiRefusal(response.status_code, str(error.get("code")), error["message"])
         raise click.ClickException(
             f"{self.where} answered HTTP {response.status_code} to GET {path}, not like a Threadline server; "
             "check --url"
@@ -85,7 +85,7 @@ class Api:
 
 
 def segment(value: str) -> str:
-    """``value`` as one URL path segment (ids may hold '/', '?' or spaces)."""
+    """``value`` as one URL path segment (ids may hold '?', '#', '%' or spaces)."""
     return quote(value, safe="")
 
 

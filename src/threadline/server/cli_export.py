@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from threadline.server import cli_render as r
-from threadline.server.cli_client import Api, ApiError, segment, source_options
+from threadline.server.cli_client import Api, ApiRefusal, segment, source_options
 from threadline.server.cli_export_formats import FORMATS, LEVELS, RowWriter, atomic_output, open_writer
 from threadline.server.cli_options import session_filters
 
@@ -83,7 +83,7 @@ def _turns(api: Api, params: dict[str, Any], writer: RowWriter, progress: Progre
     for session_id in ids:
         try:
             detail = api.get_json(f"/api/v1/sessions/{segment(session_id)}")
-        except ApiError as exc:
+        except ApiRefusal as exc:
             if exc.status != 404:
                 raise
             skipped += 1  # erased since it was listed
