@@ -38,7 +38,8 @@ def analytics(api: Api, since: str | None, until: str | None, user_id: str | Non
     parts += [histogram("Turns per session", "turns", stats["turn_count_histogram"]), ""]
     if stats["dropoff_count"]:
         parts += [histogram("Drop-off by last turn", "last turn", stats["dropoff_by_turn"]), ""]
-        parts += [histogram("Drop-off by the agent's last action", "last action", stats["dropoff_by_last_action"]), ""]
+        by_action = sorted(stats["dropoff_by_last_action"].items(), key=lambda item: (-item[1], item[0]))
+        parts += [histogram("Drop-off by the agent's last action", "last action", dict(by_action)), ""]
     if stats["sessions_over_time"]:
         parts += [over_time(stats["sessions_over_time"]), ""]
     for journey in journeys:
