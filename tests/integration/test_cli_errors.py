@@ -82,7 +82,7 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 
 def test_another_kind_of_server_is_named(tmp_path: Path) -> None:
     other = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=tmp_path))
-    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread = threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{other.server_address[1]}"
     try:
