@@ -4,7 +4,8 @@ Each turn is one trace of 4 spans, as an agent framework with OpenTelemetry GenA
 emits them: the turn's root span (session id, user id, turn number, the user's message and the
 answer), an LLM call that decides to use a tool, the tool call, and the LLM call that answers. LLM
 calls carry the whole conversation so far (system prompt and history) as ``gen_ai.input.messages``,
-so spans grow with the turn number like real ones. About 2% of LLM calls fail.
+so spans grow with the turn number like real ones. About 2% of LLM calls fail, 15% of answers end
+with a question, and one session in four follows a five-stage journey (one in eight converts).
 
 Requests hold about ``spans_per_request`` spans, interleaving many sessions (as a busy service's
 batch exporter does). Everything derives from the seed.
@@ -75,6 +76,7 @@ def _messages(history: list[tuple[str, str]]) -> str:
 
 class _Session:
     def __init__(self, rng: random.Random, index: int, start_ns: int) -> None:
+        self.index = index
         self.id = f"sess_{rng.getrandbits(64):016x}"
         self.user = f"{rng.getrandbits(128):032x}"
         self.provider, self.model = MODELS[index % len(MODELS)]
@@ -89,7 +91,7 @@ def _turn_spans(rng: random.Random, session: _Session) -> list[Span]:
     trace_id = rng.randbytes(16)
     root_id = rng.randbytes(8)
     question = _text(rng, 8, 60) + "?"
-    answer = _text(rng, 30, 220) + "."
+    answer = _text(rng, 30, 220) + ("?" if rng.random() < 0.15 else ".")
     tool = TOOLS[rng.randrange(len(TOOLS))]
     failed = rng.random() < 0.02
     ms = 1_000_000
@@ -111,6 +113,7 @@ def _turn_spans(rng: random.Random, session: _Session) -> list[Span]:
             _kv("input.value", question),
             _kv("output.value", "" if failed else answer),
             _kv("session.channel", "web"),
+            *_journey(session),
         ],
     )
     history = [*session.history, ("user", question)]
@@ -177,6 +180,21 @@ def _turn_spans(rng: random.Random, session: _Session) -> list[Span]:
     session.history = [*history, ("assistant", answer)][-8:]
     session.next_ns = t_end + rng.randint(5, 90) * 10**9
     return [root, llm1, tool_span, llm2]
+
+
+def _journey(session: _Session) -> list[KeyValue]:
+    """One session in four follows a checkout journey, a stage per turn; one in eight converts."""
+    if session.index % 4:
+        return []
+    marks = [
+        _kv("journey.name", "checkout"),
+        _kv("journey.stage", f"step-{session.turn}"),
+        _kv("journey.stage_number", session.turn),
+        _kv("journey.total_stages", 5),
+    ]
+    if session.index % 8 == 0 and session.turn == 5:
+        marks.append(_kv("journey.converted", True))
+    return marks
 
 
 def requests(workload: Workload, now_ns: int) -> Iterator[bytes]:

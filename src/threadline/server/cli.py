@@ -21,7 +21,8 @@ def _settings_options(command: Any) -> Any:
     for setting in reversed(SETTINGS):
         common: dict[str, Any] = {"default": setting.default, "envvar": setting.env, "show_envvar": True}
         if setting.type is bool:
-            option = click.option(setting.flag, setting.name, is_flag=True, help=setting.help, **common)
+            switch = f"{setting.flag}/--no-{setting.flag[2:]}"
+            option = click.option(switch, setting.name, help=setting.help, **common)
         else:
             kind: Any = click.Path(path_type=Path, file_okay=False) if setting.type is Path else setting.type
             option = click.option(setting.flag, setting.name, type=kind, show_default=True, help=setting.help, **common)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
@@ -12,7 +11,6 @@ from threadline.server.api import params
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
 from threadline.server.api.schemas import ErrorBody, JourneyAnalytics, SessionAnalytics
 from threadline.server.intelligence import analytics, journeys
-from threadline.server.intelligence.dropoff import DROPOFF_ACTIONS
 from threadline.server.store.base import Window
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
@@ -37,37 +35,15 @@ async def session_analytics(
     """
     window = _window(since, until, user_id)
     now = rt.clock()
-    idle = rt.idle_timeout_ns
 
     def compute() -> dict[str, Any]:
-        points = [_point(row, now, idle) for row in rt.store.session_points(DEFAULT_PROJECT, window)]
-        return analytics.session_analytics(points, rt.store.turn_latencies_ms(DEFAULT_PROJECT, window))
+        rows = rt.store.session_rows(DEFAULT_PROJECT, window)
+        return analytics.session_analytics(rows, now, rt.idle_timeout_ns)
 
     result = await run_in_threadpool(compute)
     for bucket in result["sessions_over_time"]:
         bucket["start"] = params.iso(bucket.pop("start_ns"))
     return result
-
-
-def _point(row: tuple[Any, ...], now_ns: int, idle_ns: int) -> analytics.SessionPoint:
-    first, last, duration, turns, cost, errors, end_reason, _, action, converted, client, last_turn = row
-    by_inactivity = end_reason is None and now_ns - last >= idle_ns
-    dropped = client is not None or (by_inactivity and not converted and action in DROPOFF_ACTIONS)
-    if client is not None:  # the client's drop-off values take precedence
-        told = orjson.loads(client)
-        last_turn = told.get("last_turn") if told.get("last_turn") is not None else last_turn
-        action = told.get("agent_last_action") or action
-    return analytics.SessionPoint(
-        first_ns=first,
-        turn_count=turns,
-        cost_usd=cost,
-        duration_ms=duration / 1e6,
-        has_error=errors > 0,
-        ended=end_reason is not None or by_inactivity,
-        dropped_off=dropped,
-        last_turn=last_turn,
-        last_action=action,
-    )
 
 
 @router.get("/journeys", response_model=JourneyAnalytics, responses=_ERRORS)

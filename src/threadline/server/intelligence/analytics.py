@@ -8,35 +8,34 @@ Definitions, stated once here and in the API docs:
   session has not abandoned or dropped off yet; ``error_session_rate`` is over all sessions;
 - a session is abandoned when it ended with exactly one turn;
 - cost figures are over sessions whose cost is known (an unpriced session is not a free one).
+
+It runs over tens of thousands of sessions per request, so it makes one pass over plain row tuples
+(``SessionRow``) instead of building an object per session.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from threadline.server.intelligence.dropoff import DROPOFF_ACTIONS
+
 HISTOGRAM_TOP = 10
-"""Turn counts above this share the last histogram bucket (``10+``)."""
+"""Turn counts from this one up share the last histogram bucket (``10+``)."""
 DAY_NS = 86_400 * 10**9
 HOUR_NS = 3_600 * 10**9
 
-
-@dataclass(frozen=True, slots=True)
-class SessionPoint:
-    """What analytics needs of one session (lifecycle and drop-off already derived for ``now``)."""
-
-    first_ns: int
-    turn_count: int
-    cost_usd: float | None
-    duration_ms: float
-    has_error: bool
-    ended: bool
-    dropped_off: bool
-    last_turn: int | None
-    last_action: str | None
+SessionRow = tuple[
+    int, int, int, int, float | None, int, str | None, str | None, int, str | None, int | None, bytes | None
+]
+"""(first_ns, last_ns, duration_ns, turn_count, cost_usd, error_count, end_reason, last_action, converted,
+client_dropoff JSON, last_turn_number, turn latencies packed as int64 ns): the sessions columns analytics
+needs, in this order."""
 
 
 def percentile(ordered: Sequence[float], p: float) -> float | None:
@@ -50,68 +49,94 @@ def percentile(ordered: Sequence[float], p: float) -> float | None:
 
 
 def session_analytics(
-    sessions: Sequence[SessionPoint], turn_latencies_ms: Sequence[float], bucket_ns: int | None = None
+    rows: Sequence[SessionRow], now_ns: int, idle_timeout_ns: int, bucket_ns: int | None = None
 ) -> dict[str, Any]:
-    count = len(sessions)
-    ended = [s for s in sessions if s.ended]
-    dropped = [s for s in sessions if s.dropped_off]
-    costs = sorted(s.cost_usd for s in sessions if s.cost_usd is not None)
-    durations = sorted(s.duration_ms for s in sessions)
-    latencies = sorted(turn_latencies_ms)
-    histogram: Counter[str] = Counter(
-        str(s.turn_count) if s.turn_count < HISTOGRAM_TOP else f"{HISTOGRAM_TOP}+" for s in sessions
-    )
+    cutoff = now_ns - idle_timeout_ns
+    count = len(rows)
+    ended = abandoned = dropped = dropped_ended = errored = turns_total = 0
+    costs: list[float] = []
+    durations: list[int] = []
+    turn_counts: list[int] = []
+    latencies = array("q")
+    drop_turns: list[str] = []
+    drop_actions: list[str] = []
+    flags: list[tuple[int, bool, bool]] = []
+    for first, last, duration, turns, cost, errors, end_reason, action, converted, client, last_turn, packed in rows:
+        turns_total += turns
+        turn_counts.append(turns)
+        durations.append(duration)
+        if cost is not None:
+            costs.append(cost)
+        if packed:
+            latencies.frombytes(packed)
+        by_inactivity = end_reason is None and last <= cutoff
+        is_ended = by_inactivity or end_reason is not None
+        if is_ended:
+            ended += 1
+            abandoned += turns == 1
+        is_dropped = client is not None or (by_inactivity and not converted and action in DROPOFF_ACTIONS)
+        if is_dropped:
+            dropped += 1
+            dropped_ended += is_ended
+            if client is not None:  # the client's drop-off values take precedence
+                told = orjson.loads(client)
+                last_turn = told["last_turn"] if told.get("last_turn") is not None else last_turn
+                action = told.get("agent_last_action") or action
+            if last_turn is not None:
+                drop_turns.append(str(last_turn))
+            if action is not None:
+                drop_actions.append(action)
+        errored += errors > 0
+        flags.append((first, is_dropped, errors > 0))
+    costs.sort()
+    durations.sort()
+    ordered_latencies = sorted(latencies)
+    histogram = Counter(min(n, HISTOGRAM_TOP) for n in turn_counts)
     return {
         "session_count": count,
-        "ended_session_count": len(ended),
-        "turn_count_avg": sum(s.turn_count for s in sessions) / count if count else None,
-        "turn_count_histogram": {key: histogram[key] for key in _histogram_keys() if histogram[key]},
-        "abandonment_rate": _rate(sum(1 for s in ended if s.turn_count == 1), len(ended)),
-        "dropoff_rate": _rate(sum(1 for s in dropped if s.ended), len(ended)),
-        "dropoff_count": len(dropped),
-        "dropoff_by_turn": _counts(s.last_turn for s in dropped),
-        "dropoff_by_last_action": _counts(s.last_action for s in dropped),
+        "ended_session_count": ended,
+        "turn_count_avg": turns_total / count if count else None,
+        "turn_count_histogram": {_bucket(n): histogram[n] for n in sorted(histogram)},
+        "abandonment_rate": abandoned / ended if ended else None,
+        "dropoff_rate": dropped_ended / ended if ended else None,
+        "dropoff_count": dropped,
+        "dropoff_by_turn": dict(sorted(Counter(drop_turns).items(), key=lambda kv: int(kv[0]))),
+        "dropoff_by_last_action": dict(sorted(Counter(drop_actions).items())),
         "cost_avg_usd": sum(costs) / len(costs) if costs else None,
         "cost_p50_usd": percentile(costs, 50),
         "cost_p95_usd": percentile(costs, 95),
-        "duration_p50_ms": percentile(durations, 50),
-        "duration_p95_ms": percentile(durations, 95),
-        "turn_latency_p50_ms": percentile(latencies, 50),
-        "turn_latency_p95_ms": percentile(latencies, 95),
-        "error_session_rate": _rate(sum(1 for s in sessions if s.has_error), count),
-        "sessions_over_time": over_time(sessions, bucket_ns),
+        "duration_p50_ms": _ms(percentile(durations, 50)),
+        "duration_p95_ms": _ms(percentile(durations, 95)),
+        "turn_latency_p50_ms": _ms(percentile(ordered_latencies, 50)),
+        "turn_latency_p95_ms": _ms(percentile(ordered_latencies, 95)),
+        "error_session_rate": errored / count if count else None,
+        "sessions_over_time": over_time(flags, bucket_ns),
     }
 
 
-def _histogram_keys() -> list[str]:
-    return [str(n) for n in range(1, HISTOGRAM_TOP)] + [f"{HISTOGRAM_TOP}+"]
+def _bucket(turns: int) -> str:
+    return f"{HISTOGRAM_TOP}+" if turns >= HISTOGRAM_TOP else str(turns)
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+def _ms(ns: float | None) -> float | None:
+    return ns / 1e6 if ns is not None else None
 
 
-def _counts(values: Any) -> dict[str, int]:
-    found: Counter[str] = Counter(str(v) for v in values if v is not None)
-    return dict(sorted(found.items(), key=lambda kv: (len(kv[0]), kv[0])))
-
-
-def over_time(sessions: Sequence[SessionPoint], bucket_ns: int | None = None) -> list[dict[str, Any]]:
-    """Sessions started per bucket (an hour for windows up to two days, else a day)."""
-    if not sessions:
+def over_time(starts: Sequence[tuple[int, bool, bool]], bucket_ns: int | None = None) -> list[dict[str, Any]]:
+    """Sessions started per bucket (an hour for windows up to two days, else a day), with how many
+    dropped off and errored. ``starts``: (first_ns, dropped_off, errored) per session."""
+    if not starts:
         return []
-    first = min(s.first_ns for s in sessions)
-    last = max(s.first_ns for s in sessions)
+    first = min(s[0] for s in starts)
+    last = max(s[0] for s in starts)
     size = bucket_ns or (HOUR_NS if last - first <= 2 * DAY_NS else DAY_NS)
-    buckets: dict[int, list[SessionPoint]] = {}
-    for s in sessions:
-        buckets.setdefault(s.first_ns - s.first_ns % size, []).append(s)
+    buckets: dict[int, list[int]] = {}
+    for start, dropped, errored in starts:
+        counts = buckets.setdefault(start - start % size, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += dropped
+        counts[2] += errored
     return [
-        {
-            "start_ns": start,
-            "sessions": len(members),
-            "dropped_off": sum(1 for s in members if s.dropped_off),
-            "errored": sum(1 for s in members if s.has_error),
-        }
-        for start, members in sorted(buckets.items())
+        {"start_ns": start, "sessions": c[0], "dropped_off": c[1], "errored": c[2]}
+        for start, c in sorted(buckets.items())
     ]

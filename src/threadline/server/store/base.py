@@ -16,6 +16,7 @@ from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, SpanFacts
 from threadline.server.ingest.rollup import SessionRollup, TurnId, TurnRollup
 from threadline.server.ingest.trace_agg import TraceAgg
+from threadline.server.intelligence.analytics import SessionRow
 
 SpanItem = tuple[RawSpan, SpanFacts]
 """A decoded span and what it means."""
@@ -274,9 +275,9 @@ class Store(Protocol):
 
     def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]: ...
 
-    def session_points(self, project_id: int, window: Window) -> list[tuple[Any, ...]]: ...
-
-    def turn_latencies_ms(self, project_id: int, window: Window) -> list[float]: ...
+    def session_rows(self, project_id: int, window: Window) -> list[SessionRow]:
+        """What ``intelligence.analytics`` needs of every session in the window."""
+        ...
 
     def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]: ...
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from threadline.server.intelligence.analytics import SessionRow
 from threadline.server.store.base import Window
 
 
@@ -26,31 +27,15 @@ def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list
     return " AND ".join(where), params
 
 
-def session_points(conn: sqlite3.Connection, project_id: int, window: Window) -> list[tuple[Any, ...]]:
-    """(first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, ended_ns,
-    last_action, converted, client_dropoff, last_turn_number) for every session of the window."""
+def session_rows(conn: sqlite3.Connection, project_id: int, window: Window) -> list[SessionRow]:
+    """``intelligence.analytics.SessionRow`` for every session of the window (from a covering index)."""
     where, params = _window(project_id, window)
-    return conn.execute(
-        "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, ended_ns, "
-        f"last_action, converted, client_dropoff, last_turn_number FROM sessions WHERE {where}",
+    rows: list[SessionRow] = conn.execute(
+        "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, last_action, "
+        f"converted, client_dropoff, last_turn_number, turn_latencies FROM sessions WHERE {where}",
         params,
     ).fetchall()
-
-
-def turn_latencies_ms(conn: sqlite3.Connection, project_id: int, window: Window) -> list[float]:
-    if window.user_id is None and window.since_ns is None and window.until_ns is None:
-        rows = conn.execute(
-            "SELECT (t.end_ns - t.start_ns) / 1e6 FROM turns t JOIN sessions s ON s.pk = t.session_pk "
-            "WHERE s.project_id = ?",
-            (project_id,),
-        )
-    else:
-        where, params = _window(project_id, window)
-        rows = conn.execute(
-            f"SELECT (end_ns - start_ns) / 1e6 FROM turns WHERE session_pk IN (SELECT pk FROM sessions WHERE {where})",
-            params,
-        )
-    return [r[0] for r in rows]
+    return rows
 
 
 def session_journeys(conn: sqlite3.Connection, project_id: int, window: Window) -> list[dict[str, Any]]:

@@ -85,7 +85,7 @@ SESSION_COLUMNS = (
     "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_cost_usd", "cost_source", "unpriced_calls",
     "first_input", "last_output", "models", "attributes", "end_reason", "ended_ns", "reopened_count",
     "last_turn_number", "last_turn_end_ns", "last_action", "last_intent", "converted", "client_dropoff", "journeys",
-    "max_context_pct",
+    "max_context_pct", "turn_latencies",
 )  # fmt: skip
 _SESSION_INSERT = (
     f"INSERT INTO sessions (pk, project_id, session_id, {', '.join(SESSION_COLUMNS)}) "
@@ -103,7 +103,7 @@ def session_columns(r: SessionRollup) -> dict[str, Any]:
         orjson.dumps(r.attributes, option=_NON_STR).decode(), r.end_reason, r.ended_ns, r.reopened_count,
         r.last_turn_number, r.last_turn_end_ns, r.last_action, r.last_intent, int(r.converted),
         orjson.dumps(r.client_dropoff).decode() if r.client_dropoff is not None else None,
-        orjson.dumps(r.journeys, option=_NON_STR).decode(), r.max_context_pct,
+        orjson.dumps(r.journeys, option=_NON_STR).decode(), r.max_context_pct, r.turn_latencies,
     )  # fmt: skip
     return dict(zip(SESSION_COLUMNS, values, strict=True))
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from threadline.server.intelligence.analytics import SessionRow
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, UserQuery, Window
 from threadline.server.store.sqlite import analytics, db, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
@@ -103,11 +104,8 @@ class SqliteStore:
     def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
         return reads.get_sessions(self._reader(), project_id, session_ids)
 
-    def session_points(self, project_id: int, window: Window) -> list[tuple[Any, ...]]:
-        return analytics.session_points(self._reader(), project_id, window)
-
-    def turn_latencies_ms(self, project_id: int, window: Window) -> list[float]:
-        return analytics.turn_latencies_ms(self._reader(), project_id, window)
+    def session_rows(self, project_id: int, window: Window) -> list[SessionRow]:
+        return analytics.session_rows(self._reader(), project_id, window)
 
     def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]:
         return analytics.session_journeys(self._reader(), project_id, window)

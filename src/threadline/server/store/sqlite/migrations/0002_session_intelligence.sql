@@ -13,11 +13,21 @@ ALTER TABLE sessions ADD COLUMN converted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN client_dropoff TEXT;          -- JSON of dropoff.* when the client detected it
 ALTER TABLE sessions ADD COLUMN journeys TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE sessions ADD COLUMN max_context_pct REAL;
+ALTER TABLE sessions ADD COLUMN turn_latencies BLOB;         -- every turn's latency, packed int64 ns (analytics)
 
 CREATE INDEX sessions_open ON sessions (project_id, last_ns) WHERE end_reason IS NULL;
 
+-- Analytics reads every session of a window: a covering index keeps that scan off the wide rows.
+-- It starts with (project_id, last_ns), so it also serves what sessions_by_last did.
+DROP INDEX sessions_by_last;
+CREATE INDEX sessions_analytics ON sessions (
+    project_id, last_ns, first_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, last_action,
+    converted, last_turn_number, client_dropoff, turn_latencies
+);
+
 ALTER TABLE turns ADD COLUMN model TEXT;                      -- the model of the turn's last LLM call
 ALTER TABLE turns ADD COLUMN last_action TEXT;
+
 
 CREATE TABLE session_journeys (
     session_pk          INTEGER NOT NULL,
