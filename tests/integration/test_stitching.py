@@ -160,3 +160,30 @@ def test_any_order_and_any_split_give_the_same_session(tmp_path: Path, seed: int
             post(client, *shuffled[start:end])
         assert _session_view(client, "s-shuffle") == expected
         assert client.get("/api/v1/stats").json()["orphan_trace_count"] == 0
+
+
+def test_derived_turn_numbers_never_take_a_declared_one(server: RunningServer) -> None:
+    with server.client() as client:
+        post(client, *agent_turn("s-mixed", 0, number=1))
+        post(client, *agent_turn("s-mixed", 10))
+        post(client, *agent_turn("s-mixed", 20, number=2))
+        session = client.get("/api/v1/sessions/s-mixed").json()
+    assert [t["turn_number"] for t in session["turns"]] == [1, 3, 2]
+
+
+def test_a_session_with_only_a_session_event_exists(server: RunningServer) -> None:
+    event = SpanSpec(
+        new_trace_id(),
+        name="session.end",
+        attributes={"session.id": "s-events", "threadline.span.kind": "session_event", "session.end_reason": "done"},
+    )
+    with server.client() as client:
+        post(client, event)
+        session = client.get("/api/v1/sessions/s-events").json()
+        listed = [s["session_id"] for s in client.get("/api/v1/sessions").json()["sessions"]]
+        stats = client.get("/api/v1/stats").json()
+    assert session["turn_count"] == 0
+    assert (session["status"], session["end_reason"]) == ("ended", "done")
+    assert session["turns"] == []
+    assert listed == ["s-events"]
+    assert stats["session_count"] == 1

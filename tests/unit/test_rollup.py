@@ -355,13 +355,19 @@ def test_session_events_are_not_turns() -> None:
     assert state.rollup.last_ns == event_trace.end_ns
 
 
-def test_session_with_only_an_event_has_no_rollup() -> None:
+def test_session_with_only_an_event_exists_without_turns() -> None:
     event_trace = TraceAgg(trace_id())
-    root = span({"threadline.span.kind": "session_event", "session.id": "s"}, trace=event_trace.trace_id)
+    root = span(
+        {"threadline.span.kind": "session_event", "session.id": "s", "session.end_reason": "closed"},
+        trace=event_trace.trace_id,
+    )
     event_trace.add(root, normalize(root))
     state = SessionState(1, "s", [event_trace])
     written, removed = state.refresh()
-    assert (written, removed, state.rollup) == ([], [], None)
+    assert (written, removed) == ([], [])
+    assert state.rollup is not None
+    assert (state.rollup.turn_count, state.rollup.trace_count, state.rollup.end_reason) == (0, 1, "closed")
+    assert state.rollup.last_action is None
 
 
 def test_session_rollup_totals_and_errors() -> None:

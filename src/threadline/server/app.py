@@ -74,6 +74,9 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # A tracing backend must not trace its own requests through the global provider: an application
+        # that embeds the server and exports to it would feed every export back in. /metrics covers it.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     errors.install(app)
     app.include_router(ingest.router)

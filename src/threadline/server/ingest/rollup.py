@@ -212,9 +212,9 @@ class SessionRollup:
     end_reason: str | None
     ended_ns: int | None
     reopened_count: int
-    last_turn_number: int
-    last_turn_end_ns: int
-    last_action: str
+    last_turn_number: int | None
+    last_turn_end_ns: int | None
+    last_action: str | None
     last_intent: str | None
     converted: bool
     client_dropoff: dict[str, Any] | None
@@ -236,12 +236,16 @@ _SESSION_SEED = ("session.", "user.")
 
 
 def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: FoldOptions) -> SessionRollup:
-    """One session from its turns (ordered by start time) and all its traces (session events included)."""
+    """One session from its turns (ordered by start time) and all its traces (session events included).
+
+    A session may have no turn yet (an ``end_session`` sent before anything else): it still exists.
+    """
     events = sorted((t for t in traces if t.is_event), key=lambda t: t.start_ns)
     models: list[str] = []
     attributes: dict[str, Any] = {}
     dropoff_attributes: dict[str, Any] = {}
-    first_ns, last_ns = turns[0].start_ns, turns[0].end_ns
+    first_ns = min([t.start_ns for t in turns] + [e.start_ns for e in events])
+    last_ns = max([t.end_ns for t in turns] + [e.end_ns for e in events])
     user_id = None
     errored = 0
     max_pct: float | None = None
@@ -251,8 +255,6 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         if turn.attributes:
             attributes.update({k: v for k, v in turn.attributes.items() if k.startswith(_SESSION_SEED)})
             dropoff_attributes.update({k: v for k, v in turn.attributes.items() if k.startswith("dropoff.")})
-        first_ns = min(first_ns, turn.start_ns)
-        last_ns = max(last_ns, turn.end_ns)
         user_id = user_id or turn.user_id
         errored += turn.error
         if options.intelligence:
@@ -262,12 +264,10 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
     for event in events:
         attributes.update({k: v for k, v in event.seed.items() if k.startswith(_SESSION_SEED)})
         dropoff_attributes.update({k: v for k, v in event.seed.items() if k.startswith("dropoff.")})
-        first_ns = min(first_ns, event.start_ns)
-        last_ns = max(last_ns, event.end_ns)
         user_id = user_id or event.user_id
-    sums = _sums(turns)
-    first_turn = min(turns, key=lambda t: (t.number, t.start_ns))
-    last_turn = turns[-1]
+    sums = _sums(turns) if turns else dict.fromkeys(SUMMED, 0)
+    first_turn = min(turns, key=lambda t: (t.number, t.start_ns)) if turns else None
+    last_turn = turns[-1] if turns else None
     priced = sums["priced_given"] or sums["priced_computed"]
     if options.intelligence:
         timeline = lifecycle.timeline(
@@ -295,17 +295,17 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         cost_usd=sums["cost_usd"] if priced else None,
         cost_source=cost_source(sums["priced_given"], sums["priced_computed"]),
         unpriced_calls=sums["unpriced_calls"],
-        first_input=_summary(first_turn.input_text),
-        last_output=_summary(last_turn.output_text),
+        first_input=_summary(first_turn.input_text) if first_turn else None,
+        last_output=_summary(last_turn.output_text) if last_turn else None,
         models=models,
         attributes=attributes,
         end_reason=timeline.end_reason,
         ended_ns=timeline.ended_ns,
         reopened_count=timeline.reopened_count,
-        last_turn_number=last_turn.number,
-        last_turn_end_ns=last_turn.end_ns,
-        last_action=last_turn.last_action,
-        last_intent=_text(last_turn.attributes.get(sc.TURN_INPUT_TYPE)),
+        last_turn_number=last_turn.number if last_turn else None,
+        last_turn_end_ns=last_turn.end_ns if last_turn else None,
+        last_action=last_turn.last_action if last_turn else None,
+        last_intent=_text(last_turn.attributes.get(sc.TURN_INPUT_TYPE)) if last_turn else None,
         converted=any(j["converted"] for j in session_journeys),
         client_dropoff=dropoff.client_dropoff(dropoff_attributes),
         journeys=session_journeys,

@@ -70,20 +70,30 @@ class SessionState:
         self._dirty.clear()
         changed |= self._renumber(touched_conversations)
         ordered = sorted(self.turns.values(), key=lambda t: (t.start_ns, t.number))
-        self.rollup = fold_session(ordered, list(self.traces.values()), self.options) if ordered else None
+        self.rollup = fold_session(ordered, list(self.traces.values()), self.options) if self.traces else None
         return [self.turns[t] for t in changed if t in self.turns], removed
 
     def _renumber(self, conversations: set[str]) -> set[TurnId]:
-        """Derived turn numbers: 1-based start-time order per conversation. Returns renumbered ids."""
+        """Derived turn numbers, per conversation in start-time order: the position, or (when a client
+        numbered some turns itself) the next number after the previous turn's that no turn declared.
+        Returns the renumbered ids."""
         changed: set[TurnId] = set()
         for conversation in conversations:
             ids = sorted(
                 (tid for tid in self.turns if tid[0] == conversation),
                 key=lambda tid: (self.turns[tid].start_ns, tid[1]),
             )
+            declared = {self.turns[tid].number for tid in ids if self.turns[tid].explicit_number}
+            previous = 0
             for position, tid in enumerate(ids, start=1):
                 turn = self.turns[tid]
-                number = turn.number if turn.explicit_number else position
+                if turn.explicit_number:
+                    previous = turn.number
+                    continue
+                number = position if not declared else previous + 1
+                while number in declared:
+                    number += 1
+                previous = number
                 if turn.number != number:
                     turn.number = number
                     changed.add(tid)
