@@ -56,3 +56,17 @@ def test_read_only_opening_needs_a_migrated_file(tmp_path: Path) -> None:
     reader = SqliteStore(tmp_path, read_only=True)
     assert reader.stats(1).span_count == 0
     reader.close()
+
+
+def test_a_read_only_reader_uses_the_idle_timeout_the_server_recorded(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from support.server import run_server
+    from threadline.server.app import create_app
+    from threadline.server.settings import Settings
+
+    with run_server(tmp_path / "data", idle_timeout="90s"):
+        pass
+    reader = create_app(Settings(data_dir=tmp_path / "data"), read_only=True)
+    with TestClient(reader):
+        assert reader.state.runtime.idle_timeout_ns == 90 * 10**9

@@ -187,3 +187,13 @@ def test_a_session_with_only_a_session_event_exists(server: RunningServer) -> No
     assert session["turns"] == []
     assert listed == ["s-events"]
     assert stats["session_count"] == 1
+
+
+def test_ids_with_slashes_reach_their_session(server: RunningServer) -> None:
+    with server.client() as client:
+        post(client, *agent_turn("team/alpha", 0))
+        detail = client.get("/api/v1/sessions/team%2Falpha")
+        user = client.get("/api/v1/users/u-7")
+    assert detail.status_code == 200
+    assert detail.json()["session_id"] == "team/alpha"
+    assert user.json()["recent_sessions"][0]["session_id"] == "team/alpha"

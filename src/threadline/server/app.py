@@ -46,7 +46,13 @@ def create_app(
                 on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),
             )
         )
-        runtime = Runtime(settings, backend, writer, preparer, live)
+        idle_timeout_ns = settings.idle_timeout_ns
+        if read_only:  # agree with the server that writes the database
+            stored = backend.idle_timeout_ms(DEFAULT_PROJECT)
+            idle_timeout_ns = stored * 1_000_000 if stored is not None else idle_timeout_ns
+        else:
+            backend.set_idle_timeout_ms(DEFAULT_PROJECT, idle_timeout_ns // 1_000_000)
+        runtime = Runtime(settings, backend, writer, preparer, live, idle_timeout_ns=idle_timeout_ns)
         if clock is not None:
             runtime.clock = clock
         app.state.runtime = runtime
@@ -56,8 +62,8 @@ def create_app(
                 live,
                 lambda low, high: backend.sessions_going_idle(DEFAULT_PROJECT, low, high),
                 runtime.clock,
-                settings.idle_timeout_ns,
-                interval_s=min(max(settings.idle_timeout_ns / 1e9 / 10, 0.2), 5.0),
+                idle_timeout_ns,
+                interval_s=min(max(idle_timeout_ns / 1e9 / 10, 0.2), 5.0),
             )
         )
         try:

@@ -8,7 +8,6 @@ database opened read-only (ASGI in-process, no port), which is safe while a serv
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,7 +126,7 @@ def _local(data_dir: Path) -> Iterator[Api]:
     from starlette.testclient import TestClient
 
     from threadline.server.app import create_app
-    from threadline.server.settings import Settings, parse_duration
+    from threadline.server.settings import Settings
     from threadline.server.store.sqlite.db import database_path
 
     path = database_path(data_dir)
@@ -137,14 +136,8 @@ def _local(data_dir: Path) -> Iterator[Api]:
         )
     if not path.is_file():
         raise click.ClickException(f"no Threadline database at {path}: start `threadline serve --data-dir {data_dir}`")
-    settings = Settings(data_dir=data_dir)
-    if idle := os.environ.get("THREADLINE_IDLE_TIMEOUT"):  # the server's setting decides active vs ended
-        settings = settings.replace(idle_timeout=idle)
-    try:
-        parse_duration(settings.idle_timeout)
-    except ValueError as exc:
-        raise click.ClickException(f"THREADLINE_IDLE_TIMEOUT: {exc}") from None
-    app = create_app(settings, read_only=True)
+    # The idle timeout (active vs ended) is the one the server recorded in the database.
+    app = create_app(Settings(data_dir=data_dir), read_only=True)
     client = TestClient(app, base_url="http://threadline.local", raise_server_exceptions=False)
     try:
         client.__enter__()  # runs the lifespan: opens the database

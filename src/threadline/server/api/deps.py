@@ -28,9 +28,7 @@ class Runtime:
     live: LiveUpdates
     clock: Clock = time.time_ns
 
-    @property
-    def idle_timeout_ns(self) -> int:
-        return self.settings.idle_timeout_ns
+    idle_timeout_ns: int = 30 * 60 * 10**9
 
 
 def runtime(request: Request) -> Runtime:

@@ -73,7 +73,7 @@ async def list_sessions(
     }
 
 
-@router.get("/sessions/{session_id}", response_model=SessionDetail, responses=_ERRORS)
+@router.get("/sessions/{session_id:path}", response_model=SessionDetail, responses=_ERRORS)
 async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     def load() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         row = rt.store.get_session(DEFAULT_PROJECT, session_id)
@@ -88,7 +88,7 @@ async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)])
     return present.session_detail(row, turn_rows, rt.clock(), rt.idle_timeout_ns, rt.preparer.prices.context_window)
 
 
-@router.delete("/sessions/{session_id}", response_model=ErasureResult, responses=_ERRORS)
+@router.delete("/sessions/{session_id:path}", response_model=ErasureResult, responses=_ERRORS)
 async def delete_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """Erase a session: its spans, traces, turns and log events; its user's rollup is corrected."""
     erased = await asyncio.wrap_future(

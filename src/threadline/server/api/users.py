@@ -54,7 +54,7 @@ async def list_users(
     }
 
 
-@router.get("/{user_id}", response_model=UserDetail, responses=_ERRORS)
+@router.get("/{user_id:path}", response_model=UserDetail, responses=_ERRORS)
 async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """The user's rollup and their 50 most recent sessions."""
     now = rt.clock()
@@ -74,7 +74,7 @@ async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> di
     return detail
 
 
-@router.delete("/{user_id}", response_model=ErasureResult, responses=_ERRORS)
+@router.delete("/{user_id:path}", response_model=ErasureResult, responses=_ERRORS)
 async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """Erase a user: their sessions, turns, spans and the orphan traces that name them."""
     erased = await asyncio.wrap_future(

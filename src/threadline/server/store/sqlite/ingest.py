@@ -296,6 +296,9 @@ class SqliteIngest:
             if d.session_count < 0:  # a session moved to another user: rebuild this one exactly
                 self.recompute_user(project_id, user_id)
 
+    def set_idle_timeout_ms(self, project_id: int, value: int) -> None:
+        self._conn.execute("UPDATE projects SET idle_timeout_ms = ? WHERE id = ?", (value, project_id))
+
     # --- erasure ---------------------------------------------------------------------------------
 
     def find_session(self, project_id: int, session_id: str) -> tuple[int, str | None] | None:

@@ -92,6 +92,14 @@ class SqliteStore:
     def list_orphan_traces(self, project_id: int, limit: int, after: tuple[int, int] | None) -> list[dict[str, Any]]:
         return reads.list_orphan_traces(self._reader(), project_id, limit, after)
 
+    def idle_timeout_ms(self, project_id: int) -> int | None:
+        row = self._reader().execute("SELECT idle_timeout_ms FROM projects WHERE id = ?", (project_id,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def set_idle_timeout_ms(self, project_id: int, value: int) -> None:
+        with self.write() as txn:
+            txn.set_idle_timeout_ms(project_id, value)
+
     def stats(self, project_id: int) -> Stats:
         return reads.stats(self._reader(), project_id)
 

@@ -2,6 +2,8 @@
 -- Status and drop-off depend on the clock, so they are derived at read time from these columns
 -- (last_ns is indexed): explicit ends, the last turn's action, conversion and client-sent drop-off.
 
+ALTER TABLE projects ADD COLUMN idle_timeout_ms INTEGER;    -- the project's idle timeout, as last served
+
 ALTER TABLE sessions ADD COLUMN end_reason TEXT;              -- explicit end (session.end_reason), if still ended
 ALTER TABLE sessions ADD COLUMN ended_ns INTEGER;             -- when that explicit end happened
 ALTER TABLE sessions ADD COLUMN reopened_count INTEGER NOT NULL DEFAULT 0;
