@@ -12,12 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,clients]'
 	touch $(STAMP)
 
-## run: start the server on the embedded store with demo traffic (http://127.0.0.1:4318)
+## run: the server on the embedded store, with demo traffic to look at (http://127.0.0.1:4318)
 run: $(STAMP)
 	$(BIN)/threadline serve --demo
 
-## test: the whole suite (fast pass, then the slow suites)
-test: $(STAMP)
+## test: lint, then the whole suite (the default pass, then the slow suites: real client libraries)
+test: lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -m slow
 
@@ -27,19 +27,21 @@ test-fast: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
-## bench: every benchmark in benchmarks/ (prints ratios against a same-run baseline)
+## bench: every benchmark in benchmarks/ (each prints ratios against a baseline measured in the same run)
 bench: $(STAMP)
+	$(BIN)/python benchmarks/sdk_overhead.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/analytics.py
 
 ## lint: ruff (lint + format check) and mypy --strict on the package
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
