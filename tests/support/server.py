@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import uvicorn
 
 from threadline.server.api.deps import Clock, Runtime
 from threadline.server.app import create_app
-from threadline.server.serve import Server
+from threadline.server.serve import Server, bind
 from threadline.server.settings import Settings
 
 
@@ -49,9 +48,7 @@ class RunningServer:
 
 @contextmanager
 def run_server(data_dir: Path, *, clock: Clock | None = None, **overrides: object) -> Iterator[RunningServer]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock)

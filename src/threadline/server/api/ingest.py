@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from threadline.server.api.deps import DEFAULT_PROJECT, runtime
+from threadline.server.api.schemas import ErrorBody
 from threadline.server.errors import ApiError
 from threadline.server.ingest import decode, logs, otlp
 
 router = APIRouter(tags=["ingest"])
+_STATUS_NOTE = "JSON requests get this body; protobuf requests get a google.rpc.Status with the same message."
+_INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Undecodable body. " + _STATUS_NOTE},
+    413: {"model": ErrorBody, "description": "Body over --max-body-bytes after decompression. " + _STATUS_NOTE},
+    415: {"model": ErrorBody, "description": "Unknown Content-Type or Content-Encoding."},
+    503: {"model": ErrorBody, "description": "Write queue full; retry after Retry-After. " + _STATUS_NOTE},
+}
 _OTLP_BODY = {
     "requestBody": {
         "required": True,
@@ -37,7 +46,7 @@ async def _export_traces(request: Request) -> Response:
     return otlp.traces_response(body.is_json, batch.rejected, batch.reasons)
 
 
-@router.post("/v1/traces", openapi_extra=_OTLP_BODY, summary="OTLP/HTTP trace export")
+@router.post("/v1/traces", openapi_extra=_OTLP_BODY, summary="OTLP/HTTP trace export", responses=_INGEST_ERRORS)
 async def export_traces(request: Request) -> Response:
     return await _export_traces(request)
 
@@ -51,7 +60,7 @@ async def export_traces_langfuse(request: Request) -> Response:
     return await _export_traces(request)
 
 
-@router.post("/v1/logs", summary="OTLP/HTTP logs: GenAI events are attached to their spans")
+@router.post("/v1/logs", summary="OTLP/HTTP logs: GenAI events are attached to their spans", responses=_INGEST_ERRORS)
 async def export_logs(request: Request) -> Response:
     rt = runtime(request)
     is_json = otlp.answers_in_json(request)
@@ -67,7 +76,7 @@ async def export_logs(request: Request) -> Response:
     return otlp.empty_response(body.is_json, "logs")
 
 
-@router.post("/v1/metrics", summary="OTLP/HTTP metrics (accepted and discarded)")
+@router.post("/v1/metrics", summary="OTLP/HTTP metrics (accepted and discarded)", responses=_INGEST_ERRORS)
 async def export_metrics(request: Request) -> Response:
     is_json = otlp.answers_in_json(request)
     try:

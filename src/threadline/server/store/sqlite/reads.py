@@ -11,6 +11,7 @@ import orjson
 from threadline.server.ingest.records import SpanEvent
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, chunks
 from threadline.server.store.sqlite import codec
+from threadline.server.store.sqlite.paging import keyset_page
 
 ORDER_EXPRESSIONS = {
     "last_activity": "last_ns",
@@ -92,25 +93,20 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
 
 
 def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery) -> Page:
-    expression = ORDER_EXPRESSIONS[query.ordering]
     where, params = session_filters(project_id, query)
-    if query.after is not None:
-        where.append(f"({expression}, pk) {'<' if query.descending else '>'} (?, ?)")
-        params.extend(query.after)
-    direction = "DESC" if query.descending else "ASC"
-    sql = (
-        f"SELECT {SESSION_COLUMNS}, {expression} AS sort_value FROM sessions WHERE {' AND '.join(where)} "
-        f"ORDER BY {expression} {direction}, pk {direction} LIMIT ?"
+    return keyset_page(
+        conn,
+        table="sessions",
+        columns=SESSION_COLUMNS,
+        order_by=ORDER_EXPRESSIONS[query.ordering],
+        key="pk",
+        where=where,
+        params=params,
+        descending=query.descending,
+        limit=query.limit,
+        after=query.after,
+        row=_session_dict,
     )
-    cursor = conn.execute(sql, (*params, query.limit + 1))
-    rows = [_session_dict(cursor, row) for row in cursor.fetchall()]
-    next_after = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        next_after = (rows[-1]["sort_value"], rows[-1]["pk"])
-    for row in rows:
-        del row["sort_value"]
-    return Page(rows, next_after)
 
 
 def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from threadline.server.store.base import Page, UserQuery
+from threadline.server.store.sqlite.paging import keyset_page
 
 USER_ORDER_EXPRESSIONS = {
     "last_seen": "last_ns",
@@ -25,8 +26,11 @@ def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
+    return {c[0]: value for c, value in zip(cursor.description, values, strict=True)}
+
+
 def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page:
-    expression = USER_ORDER_EXPRESSIONS[query.ordering]
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     if query.since_ns is not None:
@@ -37,23 +41,19 @@ def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> P
         params.append(query.until_ns)
     if query.returning is not None:
         where.append("session_count > 1" if query.returning else "session_count <= 1")
-    if query.after is not None:
-        where.append(f"({expression}, user_id) {'<' if query.descending else '>'} (?, ?)")
-        params.extend(query.after)
-    direction = "DESC" if query.descending else "ASC"
-    cursor = conn.execute(
-        f"SELECT {USER_COLUMNS}, {expression} AS sort_value FROM users WHERE {' AND '.join(where)} "
-        f"ORDER BY {expression} {direction}, user_id {direction} LIMIT ?",
-        (*params, query.limit + 1),
+    return keyset_page(
+        conn,
+        table="users",
+        columns=USER_COLUMNS,
+        order_by=USER_ORDER_EXPRESSIONS[query.ordering],
+        key="user_id",
+        where=where,
+        params=params,
+        descending=query.descending,
+        limit=query.limit,
+        after=query.after,
+        row=_row,
     )
-    rows = _rows(cursor)
-    next_after = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        next_after = (rows[-1]["sort_value"], rows[-1]["user_id"])
-    for row in rows:
-        del row["sort_value"]
-    return Page(rows, next_after)
 
 
 def get_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> dict[str, Any] | None:
