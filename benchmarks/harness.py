@@ -41,6 +41,12 @@ class ServerProcess:
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
 
+    def stop(self) -> None:
+        """Stop gracefully: the server checkpoints its WAL into the database file and truncates it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(300)
+
 
 def wait_until_up(port: int, path: str = "/healthz", timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
@@ -65,12 +71,12 @@ def threadline_server(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]
              *extra_args],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
+        server = ServerProcess(process, port, data_dir)
         try:
             wait_until_up(port)
-            yield ServerProcess(process, port, data_dir)
+            yield server
         finally:
-            process.terminate()
-            process.wait(30)
+            server.stop()
 
 
 @dataclass

@@ -60,15 +60,15 @@ def main() -> None:
         assert stats["span_count"] == workload.total_spans, stats
         assert stats["session_count"] == workload.sessions, stats
         rss = server.peak_rss_mb()
-        disk = server.disk_bytes() / workload.total_spans
         print(f"\ningest: {workload.total_spans} spans in {sent.seconds:.1f}s with {args.senders} senders "
               f"({sent.retries} retries after 503, {len(sent.failures)} failures)")  # fmt: skip
         report("ingest, end to end", rate, "spans/s", TARGETS["spans_per_s"], higher_is_better=True)
         report("server peak RSS", rss, "MiB", TARGETS["rss_mb"])
-        print(f"  {'bytes on disk per span':<34}{disk:>10.0f} B")
         del bodies
 
         queries(server.port, args.samples, random.Random(args.seed))
+        server.stop()
+        print(f"\n  {'bytes on disk per span (after stop)':<34}{server.disk_bytes() / workload.total_spans:>10.0f} B")
         baseline_rate = None
     if args.baseline != "none":
         from baseline import baseline_ingest_rate
