@@ -17,7 +17,10 @@ _STATUS = {0: "unset", 1: "ok", 2: "error"}
 
 def session_summary(row: dict[str, Any], now_ns: int, idle_timeout_ns: int) -> dict[str, Any]:
     life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["end_reason"], row["ended_ns"])
-    drop = session_dropoff(row, life, now_ns)
+    return _summary(row, life, session_dropoff(row, life, now_ns))
+
+
+def _summary(row: dict[str, Any], life: Lifecycle, drop: Dropoff) -> dict[str, Any]:
     return {
         "session_id": row["session_id"],
         "user_id": row["user_id"],
@@ -73,15 +76,15 @@ def session_dropoff(row: dict[str, Any], life: Lifecycle, now_ns: int) -> Dropof
 def session_detail(
     row: dict[str, Any], turn_rows: list[dict[str, Any]], now_ns: int, idle_timeout_ns: int, windows: WindowLookup
 ) -> dict[str, Any]:
-    detail = session_summary(row, now_ns, idle_timeout_ns)
     life = lifecycle(row["last_ns"], now_ns, idle_timeout_ns, row["end_reason"], row["ended_ns"])
+    drop = session_dropoff(row, life, now_ns)
+    detail = _summary(row, life, drop)
     turns = [turn(t, windows) for t in turn_rows]
     detail["turns"] = turns
     detail["conversations"] = conversations(turns)
     detail["journeys"] = [
         {**j, "stages": [{**s, "time": iso(s.pop("time_ns"))} for s in j["stages"]]} for j in row["journeys"]
     ]
-    drop = session_dropoff(row, life, now_ns)
     detail["dropoff"] = drop.as_dict()
     return detail
 

@@ -9,6 +9,7 @@ import orjson
 
 from threadline.server.intelligence.analytics import SessionRow
 from threadline.server.store.base import Window
+from threadline.server.store.sqlite.paging import add_window
 
 
 def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list[Any]]:
@@ -18,12 +19,7 @@ def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list
     if window.user_id is not None:
         where.append(f"{prefix}user_id = ?")
         params.append(window.user_id)
-    if window.since_ns is not None:
-        where.append(f"{prefix}last_ns >= ?")
-        params.append(window.since_ns)
-    if window.until_ns is not None:
-        where.append(f"{prefix}first_ns <= ?")
-        params.append(window.until_ns)
+    add_window(where, params, window.since_ns, window.until_ns, prefix)
     return " AND ".join(where), params
 
 

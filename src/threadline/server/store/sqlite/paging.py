@@ -1,4 +1,4 @@
-"""Keyset pagination: a page of rows ordered by an indexed expression, with a tie-breaking key."""
+"""Shared query pieces: the activity-window filter, and keyset pagination over an indexed ordering."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ from typing import Any
 from threadline.server.store.base import Page
 
 RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], dict[str, Any]]
+
+
+def add_window(
+    where: list[str], params: list[Any], since_ns: int | None, until_ns: int | None, prefix: str = ""
+) -> None:
+    """Rows active in [since, until]: last activity at or after ``since``, first at or before ``until``."""
+    if since_ns is not None:
+        where.append(f"{prefix}last_ns >= ?")
+        params.append(since_ns)
+    if until_ns is not None:
+        where.append(f"{prefix}first_ns <= ?")
+        params.append(until_ns)
 
 
 def keyset_page(

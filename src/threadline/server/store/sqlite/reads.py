@@ -11,7 +11,7 @@ import orjson
 from threadline.server.ingest.records import SpanEvent
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, chunks
 from threadline.server.store.sqlite import codec
-from threadline.server.store.sqlite.paging import keyset_page
+from threadline.server.store.sqlite.paging import add_window, keyset_page
 
 ORDER_EXPRESSIONS = {
     "last_activity": "last_ns",
@@ -58,12 +58,7 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
     if query.user_id is not None:
         where.append("user_id = ?")
         params.append(query.user_id)
-    if query.since_ns is not None:
-        where.append("last_ns >= ?")
-        params.append(query.since_ns)
-    if query.until_ns is not None:
-        where.append("first_ns <= ?")
-        params.append(query.until_ns)
+    add_window(where, params, query.since_ns, query.until_ns)
     if query.min_turns is not None:
         where.append("turn_count >= ?")
         params.append(query.min_turns)

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from threadline.server.store.base import Page, UserQuery
-from threadline.server.store.sqlite.paging import keyset_page
+from threadline.server.store.sqlite.paging import add_window, keyset_page
 
 USER_ORDER_EXPRESSIONS = {
     "last_seen": "last_ns",
@@ -33,12 +33,7 @@ def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
 def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page:
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
-    if query.since_ns is not None:
-        where.append("last_ns >= ?")
-        params.append(query.since_ns)
-    if query.until_ns is not None:
-        where.append("first_ns <= ?")
-        params.append(query.until_ns)
+    add_window(where, params, query.since_ns, query.until_ns)
     if query.returning is not None:
         where.append("session_count > 1" if query.returning else "session_count <= 1")
     return keyset_page(
