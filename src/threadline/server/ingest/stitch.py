@@ -68,11 +68,9 @@ class LruCache(Generic[K, V]):
 
 @dataclass(slots=True)
 class ChangeSet:
-    """What one batch changed: for live views and the write result."""
+    """What one batch changed (the sessions, for live views)."""
 
     sessions: set[str] = field(default_factory=set)
-    spans_stored: int = 0
-    duplicates: int = 0
 
 
 @dataclass(slots=True)
@@ -145,7 +143,7 @@ class Stitcher:
         batch = _Batch()
         for trace_id, group in by_trace.items():
             self._add_trace(txn, project_id, trace_id, group, homes.get(trace_id), batch)
-        changes = ChangeSet(spans_stored=len(batch.spans), duplicates=len(items) - len(batch.spans))
+        changes = ChangeSet()
         batch.counters.span_count = len(batch.spans)
         txn.insert_spans(batch.spans)
         self._flush(txn, project_id, batch, changes)
