@@ -9,42 +9,28 @@ from opentelemetry import context as otel_context
 
 from threadline import semconv as sc
 from threadline._sdk import guard, ids, runtime
+from threadline._sdk.attached import AttachedContext
 from threadline._sdk.events import end_session
 from threadline._sdk.scope import Attributes, Scope, SessionInfo, context_with, current, make_scope
 from threadline._sdk.spans import Failure
 from threadline._sdk.turn import Turn, inert_turn, start_turn
 
 
-class _ScopeHandle:
+class _ScopeHandle(AttachedContext):
     """Entering makes the scope current (OTel context); leaving restores the previous one."""
 
     def __init__(self, scope: Scope) -> None:
+        super().__init__()
         self._scope = scope
-        self._tokens: list[object] = []
 
     def __enter__(self) -> Self:
-        try:
-            self._tokens.append(otel_context.attach(context_with(self._scope)))
-        except Exception as exc:
-            guard.internal_error(f"{type(self).__name__}.__enter__", exc)
+        self._attach(lambda: context_with(self._scope))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._tokens:
-            try:
-                otel_context.detach(self._tokens.pop())  # type: ignore[arg-type]
-            except Exception as error:
-                guard.internal_error(f"{type(self).__name__}.__exit__", error)
-
-    async def __aenter__(self) -> Self:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        self._detach()
 
     @guard.guarded(lambda: inert_turn())
     def turn(self, input: Any = None, **options: Any) -> Turn:

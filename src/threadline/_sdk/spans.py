@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from threadline import semconv as sc
 from threadline._sdk import guard
+from threadline._sdk.attached import AttachedContext
 from threadline._sdk.content import attribute_value
 from threadline._sdk.scope import Scope, context_with
 
@@ -48,15 +48,15 @@ class Failure:
         return cls(cause or default, "error")
 
 
-class SpanHandle:
+class SpanHandle(AttachedContext):
     """Base class; subclasses add what their kind records."""
 
     def __init__(self, runtime: Runtime, span: trace.Span, scope: Scope) -> None:
+        super().__init__()
         self._runtime = runtime
         self._span = span
         self._scope = scope
         self._ended = False
-        self._tokens: list[object] = []
 
     # --- public ------------------------------------------------------------------------------------
 
@@ -95,31 +95,14 @@ class SpanHandle:
     # --- context manager ---------------------------------------------------------------------------
 
     def __enter__(self) -> Self:
-        try:
-            ctx = context_with(self._inner_scope(), self._span)
-            self._tokens.append(otel_context.attach(ctx))
-        except Exception as exc:
-            guard.internal_error(f"{type(self).__name__}.__enter__", exc)
+        self._attach(lambda: context_with(self._inner_scope(), self._span))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._finish_safely(Failure.of(exc) if exc is not None else None)
-        if self._tokens:
-            token = self._tokens.pop()
-            try:
-                otel_context.detach(token)  # type: ignore[arg-type]
-            except Exception as error:
-                guard.internal_error(f"{type(self).__name__}.__exit__", error)
-
-    async def __aenter__(self) -> Self:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        self._detach()
 
     # --- for subclasses ----------------------------------------------------------------------------
 

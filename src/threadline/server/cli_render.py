@@ -5,11 +5,21 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import click
 from rich.console import Console, RenderableType
 from rich.table import Table
+
+
+class Listing(Protocol):
+    """What ``show_listing`` needs of the API client."""
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+
+    def pages(self, path: str, params: dict[str, Any], key: str) -> Iterator[list[dict[str, Any]]]: ...
+
 
 NONE = "—"
 WIDE = 200
@@ -140,3 +150,31 @@ def shorten(text: str | None, width: int) -> str:
 
 def tokens(input_tokens: int, output_tokens: int) -> str:
     return f"{input_tokens:,} → {output_tokens:,}"
+
+
+def show_listing(
+    api: Listing,
+    path: str,
+    key: str,
+    params: dict[str, Any],
+    *,
+    all_pages: bool,
+    as_json: bool,
+    render: Callable[[list[dict[str, Any]]], RenderableType],
+) -> None:
+    """One page of a list endpoint (or every page), as the API's JSON or as a table with a hint to go on."""
+    if all_pages:
+        rows = [row for page in api.pages(path, params, key) for row in page]
+        next_cursor = None
+    else:
+        page = api.get_json(path, params)
+        rows, next_cursor = page[key], page["next_cursor"]
+    if as_json:
+        print_json({key: rows, "next_cursor": next_cursor})
+        return
+    if not rows:
+        click.echo(f"No {key} match.")
+        return
+    show(render(rows))
+    if next_cursor:
+        click.echo(f"More {key}: add --cursor {next_cursor} (or --all for every page).", err=True)

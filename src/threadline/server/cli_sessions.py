@@ -31,21 +31,9 @@ def list_sessions(
 ) -> None:
     """List sessions, with filters and ordering."""
     params = {**filters, "limit": limit, "cursor": cursor}
-    if all_pages:
-        rows = [row for page in api.pages("/api/v1/sessions", params, "sessions") for row in page]
-        next_cursor = None
-    else:
-        page = api.get_json("/api/v1/sessions", params)
-        rows, next_cursor = page["sessions"], page["next_cursor"]
-    if as_json:
-        r.print_json({"sessions": rows, "next_cursor": next_cursor})
-        return
-    if not rows:
-        click.echo("No sessions match.")
-        return
-    r.show(sessions_table(rows))
-    if next_cursor:
-        click.echo(f"More sessions: add --cursor {next_cursor} (or --all for every page).", err=True)
+    r.show_listing(
+        api, "/api/v1/sessions", "sessions", params, all_pages=all_pages, as_json=as_json, render=sessions_table
+    )
 
 
 def sessions_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:

@@ -34,21 +34,7 @@ def list_users(api: Api, all_pages: bool, as_json: bool, **params: Any) -> None:
 
     Sessions, turns, tokens, cost, first and last seen, retention and whether they returned.
     """
-    if all_pages:
-        rows = [row for page in api.pages("/api/v1/users", params, "users") for row in page]
-        next_cursor = None
-    else:
-        page = api.get_json("/api/v1/users", params)
-        rows, next_cursor = page["users"], page["next_cursor"]
-    if as_json:
-        r.print_json({"users": rows, "next_cursor": next_cursor})
-        return
-    if not rows:
-        click.echo("No users match.")
-        return
-    r.show(users_table(rows))
-    if next_cursor:
-        click.echo(f"More users: add --cursor {next_cursor} (or --all for every page).", err=True)
+    r.show_listing(api, "/api/v1/users", "users", params, all_pages=all_pages, as_json=as_json, render=users_table)
 
 
 def users_table(rows: list[dict[str, Any]]) -> Table:
