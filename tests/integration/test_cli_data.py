@@ -21,8 +21,8 @@ from click.testing import CliRunner, Result
 from support.corpus import replay
 from support.scenario import Session, at
 from support.server import ManualClock, RunningServer, run_server
-from threadline.server.cli import main
-from threadline.server.cli_options import resolve_time
+from threadline.server.cli.main import main
+from threadline.server.cli.options import resolve_time
 
 CORPUS = "openinference-instrumentation-openai-0.1.66"
 CORPUS_SESSIONS = {"sess-oi-alpha": (3, 564, 85), "sess-oi-bravo": (4, 193, 53), "sess-oi-charlie": (4, 568, 83)}

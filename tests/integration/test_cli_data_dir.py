@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from support.corpus import replay
 from support.otlp import PROTOBUF, request, turn
 from support.process import ServeProcess, serve
-from threadline.server.cli import main
+from threadline.server.cli.main import main
 
 CORPUS = "traceloop-sdk-0.62.4"
 CLEAN_ENV = {"COLUMNS": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None, "THREADLINE_URL": None}

@@ -24,7 +24,7 @@ if __name__ == "__main__":  # run as a script: make the test helpers importable
 from test_cli_data import seed  # noqa: E402
 
 from support.server import ManualClock, run_server  # noqa: E402
-from threadline.server.cli import main  # noqa: E402
+from threadline.server.cli.main import main  # noqa: E402
 
 DOC = ROOT / "docs" / "cli.md"
 BLOCK = re.compile(r"(<!-- generated: threadline (?P<args>.*?) -->\n```text\n)(?P<body>.*?)(```\n)", re.S)

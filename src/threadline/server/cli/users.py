@@ -8,10 +8,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from threadline.server import cli_render as r
-from threadline.server.cli_client import Api, segment, source_options
-from threadline.server.cli_options import since_until
-from threadline.server.cli_sessions import sessions_table
+from threadline.server.cli import render as r
+from threadline.server.cli.client import Api, segment, source_options
+from threadline.server.cli.options import since_until
+from threadline.server.cli.sessions import sessions_table
 from threadline.server.store.base import USER_ORDERINGS
 
 

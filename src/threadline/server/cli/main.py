@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from threadline.server.cli_analytics import analytics
-from threadline.server.cli_export import export
-from threadline.server.cli_sessions import sessions
-from threadline.server.cli_users import users
+from threadline.server.cli.analytics import analytics
+from threadline.server.cli.export import export
+from threadline.server.cli.sessions import sessions
+from threadline.server.cli.users import users
 from threadline.server.settings import SETTINGS, Settings, parse_duration
 
 
@@ -57,7 +56,3 @@ def serve(**options: Any) -> None:
 
 for command in (sessions, analytics, users, export):
     main.add_command(command)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

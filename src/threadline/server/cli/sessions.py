@@ -9,9 +9,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from threadline.server import cli_render as r
-from threadline.server.cli_client import Api, segment, source_options
-from threadline.server.cli_options import session_filters
+from threadline.server.cli import render as r
+from threadline.server.cli.client import Api, segment, source_options
+from threadline.server.cli.options import session_filters
 
 
 @click.group()

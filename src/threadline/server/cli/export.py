@@ -10,10 +10,10 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from threadline.server import cli_render as r
-from threadline.server.cli_client import Api, ApiRefusal, segment, source_options
-from threadline.server.cli_export_formats import FORMATS, LEVELS, RowWriter, atomic_output, open_writer
-from threadline.server.cli_options import session_filters
+from threadline.server.cli import render as r
+from threadline.server.cli.client import Api, ApiRefusal, segment, source_options
+from threadline.server.cli.export_formats import FORMATS, LEVELS, RowWriter, atomic_output, open_writer
+from threadline.server.cli.options import session_filters
 
 PAGE = 500
 
