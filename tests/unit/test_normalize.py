@@ -307,9 +307,9 @@ def test_turn_number(attrs: dict[str, Any], expected: int | None) -> None:
         pytest.param({"gen_ai.tool.call.id": "call_1"}, "x", "tool", id="5-tool-call-id"),
         pytest.param({"tool.name": "search"}, "x", "tool", id="5-tool-name"),
         pytest.param({"tool.name": "", "gen_ai.request.model": "m"}, "x", "llm", id="5-empty-is-absent"),
-        # rule 6: span name prefix
-        pytest.param({}, "invoke_agent planner", "agent", id="6-invoke-agent"),
-        pytest.param({}, "execute_tool get_weather", "tool", id="6-execute-tool"),
+        # rule 6: span name prefix, only on a span that also carries a gen_ai.* attribute
+        pytest.param({"gen_ai.agent.name": "planner"}, "invoke_agent planner", "agent", id="6-invoke-agent"),
+        pytest.param({"gen_ai.system": "openai"}, "execute_tool get_weather", "tool", id="6-execute-tool"),
         pytest.param({"gen_ai.request.model": "m"}, "chat gpt-4o", "llm", id="6-chat"),
         pytest.param({"gen_ai.request.model": "m"}, "invoke_agent x", "agent", id="6-beats-7"),
         pytest.param({}, "chatter", "other", id="6-needs-the-space"),
@@ -329,6 +329,26 @@ def test_turn_number(attrs: dict[str, Any], expected: int | None) -> None:
 def test_category_rules_in_order(attrs: dict[str, Any], name: str, expected: str) -> None:
     assert category(attrs, name) == expected
     assert facts(attrs, name=name).category == expected
+
+
+_APP_OWN = {"session.id": "s1", "input.value": "hi", "logfire.span_type": "span"}
+
+
+@pytest.mark.parametrize(
+    ("name", "genai", "expected"),
+    [
+        pytest.param("chat turn 3", {"gen_ai.system": "openai"}, "llm", id="chat"),
+        pytest.param("invoke_agent planner", {"gen_ai.agent.name": "planner"}, "agent", id="invoke-agent"),
+        pytest.param("execute_tool get_weather", {"gen_ai.conversation.id": "c1"}, "tool", id="execute-tool"),
+    ],
+)
+def test_name_prefix_counts_only_with_a_genai_attribute(name: str, genai: dict[str, Any], expected: str) -> None:
+    """Category rule 6: an application's own span named "chat turn 3" is not an LLM call."""
+    assert category(_APP_OWN, name) == "other"
+    assert facts(_APP_OWN, name=name).category == "other"
+    assert category({**_APP_OWN, "gen_ai.system": ""}, name) == "other"  # empty counts as absent
+    assert category({**_APP_OWN, **genai}, name) == expected
+    assert facts({**_APP_OWN, **genai}, name=name).category == expected
 
 
 # --- model / provider ----------------------------------------------------------------------------

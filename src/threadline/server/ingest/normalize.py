@@ -67,6 +67,8 @@ _NAME_PREFIXES: tuple[tuple[str, Category], ...] = (
     ("execute_tool", "tool"),
     ("chat ", "llm"),
 )
+_NAME_PREFIX_STRINGS = tuple(prefix for prefix, _ in _NAME_PREFIXES)
+_GEN_AI_PREFIX = "gen_ai."
 _MODEL_KEYS = sc.RESPONSE_MODEL_KEYS + sc.REQUEST_MODEL_KEYS
 _PROVIDER_ALIASES = {
     "az.ai.openai": "azure",
@@ -271,12 +273,24 @@ def category(attrs: Mapping[str, Any], name: str) -> Category:
             return table[value.lower()]
     if any(attrs.get(k) not in (None, "") for k in (sc.GEN_AI_TOOL_NAME, sc.GEN_AI_TOOL_CALL_ID, "tool.name")):
         return "tool"
-    for prefix, found in _NAME_PREFIXES:
-        if name.startswith(prefix):
-            return found
+    named = _name_category(attrs, name)
+    if named is not None:
+        return named
     if any(attrs.get(k) not in (None, "") for k in _MODEL_KEYS):
         return "llm"
     return "other"
+
+
+def _name_category(attrs: Mapping[str, Any], name: str) -> Category | None:
+    """Category rule 6: a span-name prefix counts only on a span that also carries a ``gen_ai.*`` attribute.
+
+    An application's own span named "chat turn 3" is not an LLM call.
+    """
+    if not name.startswith(_NAME_PREFIX_STRINGS):
+        return None
+    if not any(key.startswith(_GEN_AI_PREFIX) and value not in (None, "") for key, value in attrs.items()):
+        return None
+    return next(found for prefix, found in _NAME_PREFIXES if name.startswith(prefix))
 
 
 def provider(attrs: Mapping[str, Any]) -> str | None:
