@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from clients.harness import check_sessions, run_app, tool_turn_trace
+from clients.apps.scenario import SESSIONS
+from clients.harness import Expected, check_sessions, run_app, tool_turn_trace
 from support.fake_openai import FakeOpenAI
 from support.server import RunningServer
 
@@ -35,3 +38,19 @@ def test_logfire_openai(fake_openai: FakeOpenAI, threadline: RunningServer) -> N
     assert (log["input_tokens"], log["output_tokens"]) == (call.prompt_tokens, call.completion_tokens)
     assert (streamed["llm_call_count"], streamed["input_tokens"]) == (1, call.prompt_tokens)
     assert streamed["output"] == call.answer
+    _check_turn_spans_are_not_calls(threadline, fake_openai, details)
+
+
+def _check_turn_spans_are_not_calls(
+    server: RunningServer, fake: FakeOpenAI, details: dict[str, dict[str, Any]]
+) -> None:
+    """The app's own ``chat turn N`` span has no GenAI attribute: only the real calls count (rule 6)."""
+    with server.client() as api:
+        for session in SESSIONS:
+            want = Expected.of(session, fake)
+            for turn in details[session.session_id]["turns"]:
+                number = turn["turn_number"]
+                assert turn["llm_call_count"] == len(want.turn_calls(number)) > 0, number
+                (trace_id,) = turn["trace_ids"]
+                (root,) = api.get(f"/api/v1/traces/{trace_id}").json()["spans"]
+                assert (root["name"], root["category"]) == (f"chat turn {number}", "other")
