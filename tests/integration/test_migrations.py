@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from threadline.server.store.base import StoreUnavailable
 from threadline.server.store.sqlite import db
 from threadline.server.store.sqlite.store import SqliteStore
 
@@ -45,12 +46,12 @@ def test_each_migration_applies_on_top_of_the_previous_one(tmp_path: Path) -> No
 def test_a_database_from_a_newer_threadline_is_refused(tmp_path: Path) -> None:
     conn = db.connect_writer(db.database_path(tmp_path))
     conn.execute("PRAGMA user_version = 999")
-    with pytest.raises(RuntimeError, match="newer than this Threadline"):
+    with pytest.raises(StoreUnavailable, match="newer than this Threadline"):
         db.migrate(conn)
 
 
 def test_read_only_opening_needs_a_migrated_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(StoreUnavailable, match="no Threadline database at"):
         SqliteStore(tmp_path, read_only=True)
     SqliteStore(tmp_path).close()
     reader = SqliteStore(tmp_path, read_only=True)

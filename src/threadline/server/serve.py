@@ -10,6 +10,7 @@ import uvicorn
 
 from threadline.server.app import create_app
 from threadline.server.settings import Settings
+from threadline.server.store.sqlite.store import SqliteStore
 
 GRACEFUL_SHUTDOWN_S = 3
 """On shutdown, requests in flight get this long to finish; live streams are then closed."""
@@ -43,9 +44,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def run(settings: Settings) -> None:
+    """Serve until interrupted. Raises ``OSError`` when the address cannot be bound and ``StoreUnavailable``
+    when the database cannot be opened, before anything is served."""
     sock = bind(settings.host, settings.port)
+    try:
+        store = SqliteStore(settings.data_dir)
+    except BaseException:
+        sock.close()
+        raise
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, store=store),
         log_level="warning",
         access_log=False,
         http="httptools",
@@ -58,7 +66,7 @@ async def run(settings: Settings) -> None:
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
-        click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {settings.data_dir})")
+        click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {store.path.parent})")
     demo = None
     if server.started and settings.demo:
         from threadline.server.demo import start_demo

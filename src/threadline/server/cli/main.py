@@ -13,6 +13,7 @@ from threadline.server.cli.export import export
 from threadline.server.cli.sessions import sessions
 from threadline.server.cli.users import users
 from threadline.server.settings import SETTINGS, Settings, parse_duration
+from threadline.server.store.base import StoreUnavailable
 
 
 def _settings_options(command: Any) -> Any:
@@ -50,6 +51,8 @@ def serve(**options: Any) -> None:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         pass
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
 

@@ -18,6 +18,11 @@ from threadline.server.ingest.rollup import SessionRollup, TurnId, TurnRollup
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.intelligence.analytics import SessionRow
 
+
+class StoreUnavailable(Exception):
+    """The store cannot be opened (the path, and why, in one line: for the operator, not a traceback)."""
+
+
 SpanItem = tuple[RawSpan, SpanFacts]
 """A decoded span and what it means."""
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from threadline.server.store.base import StoreUnavailable
+
 DB_FILENAME = "threadline.db"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -50,7 +52,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     current = schema_version(conn)
     latest = migrations()
     if current > len(latest):
-        raise RuntimeError(
+        raise StoreUnavailable(
             f"the database is at schema version {current}, newer than this Threadline "
             f"({len(latest)}); upgrade Threadline or point --data-dir elsewhere"
         )
@@ -82,7 +84,9 @@ def _statements(script: str) -> list[str]:
 
 
 def database_path(data_dir: Path) -> Path:
-    return data_dir / DB_FILENAME
+    """The database file in ``data_dir``, as an absolute path (``~`` expanded; relative to the working
+    directory)."""
+    return Path(data_dir).expanduser().absolute() / DB_FILENAME
 
 
 def connect_writer(path: Path) -> sqlite3.Connection:
@@ -102,7 +106,9 @@ def connect_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection; safe from other processes while the server runs."""
     if not path.exists():
         raise FileNotFoundError(f"no Threadline database at {path}")
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+    )
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA cache_size = -32768")  # 32 MiB
     conn.execute("PRAGMA query_only = ON")

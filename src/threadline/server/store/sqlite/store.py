@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from threadline.server.intelligence.analytics import SessionRow
-from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, UserQuery, Window
-from threadline.server.store.sqlite import analytics, db, reads, users
+from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, StoreUnavailable, UserQuery, Window
+from threadline.server.store.sqlite import analytics, db, opening, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
 
@@ -29,18 +29,26 @@ class SqliteStore:
         self._checkpointer: Checkpointer | None = None
         self._keys = {"session": 0, "trace": 0}
         self._resource_ids: dict[bytes, int] = {}
-        if read_only:
-            conn = self._reader()
-            version = db.schema_version(conn)
-            if version != len(db.migrations()):
-                raise RuntimeError(f"{self.path} is at schema version {version}; start the server once to migrate it")
-        else:
-            self._writer = db.connect_writer(self.path)
-            db.migrate(self._writer)
-            self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
-            self._checkpointer = Checkpointer(self.path)
-            self._checkpointer.start()
-            self._load_keys()
+        try:
+            self._open_reader() if read_only else self._open_writer()
+        except Exception as exc:
+            self._abandon()
+            raise opening.unavailable(self.path, exc) from exc
+
+    def _open_reader(self) -> None:
+        if not self.path.is_file():
+            raise StoreUnavailable(f"no Threadline database at {self.path}")
+        version = db.schema_version(self._reader())
+        if version != len(db.migrations()):
+            raise StoreUnavailable(f"{self.path} is at schema version {version}; start the server once to migrate it")
+
+    def _open_writer(self) -> None:
+        self._writer = db.connect_writer(self.path)
+        db.migrate(self._writer)
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
+        self._load_keys()
 
     def _load_keys(self) -> None:
         assert self._writer is not None
@@ -120,6 +128,13 @@ class SqliteStore:
 
     def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
         return reads.sessions_going_idle(self._reader(), project_id, from_ns, to_ns)
+
+    def _abandon(self) -> None:
+        """Close whatever a failed start-up opened, without the tidying that ``close`` does."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.close()
 
     def close(self) -> None:
         with self._readers_lock:
