@@ -2,18 +2,26 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test test-fast test-slow bench lint format clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+# Running needs the server extra only; the tests add the dev tools and the real client libraries.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[server]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,clients]'
-	touch $(STAMP)
+	touch $@ $(RUN_STAMP)
 
 ## run: the server on the embedded store, with demo traffic to look at (http://127.0.0.1:4318)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/threadline serve --demo
 
 ## test: lint, then the whole suite (the default pass, then the slow suites: real client libraries)
@@ -21,25 +29,25 @@ test: lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -m slow
 
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m slow
 
 ## bench: every benchmark in benchmarks/ (each prints ratios against a baseline measured in the same run)
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/sdk_overhead.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analytics.py
 
 ## lint: ruff (lint + format check) and mypy --strict on the package
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff format src tests benchmarks examples
 	$(BIN)/ruff check --fix src tests benchmarks examples
 

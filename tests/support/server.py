@@ -16,6 +16,7 @@ from threadline.server.api.deps import Clock, Runtime
 from threadline.server.app import create_app
 from threadline.server.serve import Server, bind
 from threadline.server.settings import Settings
+from threadline.server.store.base import Store
 
 
 class ManualClock:
@@ -47,11 +48,13 @@ class RunningServer:
 
 
 @contextmanager
-def run_server(data_dir: Path, *, clock: Clock | None = None, **overrides: object) -> Iterator[RunningServer]:
+def run_server(
+    data_dir: Path, *, clock: Clock | None = None, store: Store | None = None, **overrides: object
+) -> Iterator[RunningServer]:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, store=store)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
     server = Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.staticfiles import StaticFiles
 
 from threadline.server.api import analytics, errors, ingest, sessions, stream, system, traces, users
 from threadline.server.api.deps import DEFAULT_PROJECT, Clock, Runtime
@@ -20,6 +21,7 @@ from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
+from threadline.server.web import reference
 
 
 def create_app(
@@ -80,7 +82,7 @@ def create_app(
         version=version("threadline"),
         description="Session observability for multi-turn LLM agents: OTLP in, sessions out.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs is our own reference page: Swagger UI would load its assets from a CDN
         redoc_url=None,
         # A tracing backend must not trace its own requests through the global provider: an application
         # that embeds the server and exports to it would feed every export back in. /metrics covers it.
@@ -95,6 +97,8 @@ def create_app(
     app.include_router(analytics.router)
     app.include_router(stream.router)
     app.include_router(system.router)
+    app.include_router(reference.router)
+    app.mount("/static", StaticFiles(packages=[("threadline.server.web", "static")]), name="static")
     return app
 
 

@@ -1,8 +1,19 @@
-"""One JSON error shape for every 4xx/5xx: ``{"error": {"code", "message", "detail"}}``."""
+"""One JSON error shape for every 4xx/5xx: ``{"error": {"code", "message", "detail"}}``.
+
+Known errors (``ApiError``, HTTP errors, invalid parameters) are answered by exception handlers. Anything
+else is caught by ``UnexpectedErrors`` around the routes: logged once with its traceback and a request id
+(repeats of the same failure are rate-limited in the log), answered with a 500 that carries the id, and
+the connection stays usable.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import orjson
 from fastapi import FastAPI
@@ -10,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from threadline.server.errors import ApiError
 
@@ -53,7 +65,73 @@ def install(app: FastAPI) -> None:
             400, "bad_request", f"Invalid {where}: {problems[0]['problem'] if problems else ''}.", problems
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "Threadline hit an unexpected error; it has been logged.")
+    app.add_middleware(UnexpectedErrors)
+
+
+@dataclass(slots=True)
+class LogLimiter:
+    """Logs the first of identical failures with its traceback, then at most one per ``window_s`` seconds,
+    saying how many were left out in between."""
+
+    window_s: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    _last: dict[tuple[str, ...], tuple[float, int]] = field(default_factory=dict)
+
+    def log(self, exc: BaseException, where: str, request_id: str) -> None:
+        key = (where, type(exc).__name__, *_origin(exc))
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.window_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return
+        suppressed = last[1] if last is not None else 0
+        self._last[key] = (now, 0)
+        if len(self._last) > 1000:
+            self._last = {key: self._last[key]}
+        note = f" ({suppressed} more like it in the last {self.window_s:.0f}s were not logged)" if suppressed else ""
+        log.error("unexpected error on %s [request %s]%s", where, request_id, note, exc_info=exc)
+
+
+def _origin(exc: BaseException) -> tuple[str, str]:
+    """Where an exception was raised (file and line of its innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ("", "")
+    return (frames[-1].filename, str(frames[-1].lineno))
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an exception no handler answered becomes a logged, identified 500."""
+
+    def __init__(self, app: ASGIApp, limiter: LogLimiter | None = None) -> None:
+        self.app = app
+        self.limiter = limiter or LogLimiter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            request_id = secrets.token_hex(8)
+            self.limiter.log(exc, f"{scope.get('method', '')} {scope.get('path', '')}", request_id)
+            if started:  # too late for a status: end the body so the connection stays in a known state
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            response = error_response(
+                500,
+                "internal_error",
+                f"Threadline hit an unexpected error; it is logged under request id {request_id}. "
+                "Retrying may help; if it persists, report it with that id.",
+                {"request_id": request_id},
+                {"X-Request-Id": request_id},
+            )
+            await response(scope, receive, send)
