@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from threadline.server.ingest.normalize import normalize
 from threadline.server.ingest.records import RawSpan
-from threadline.server.ingest.rollup import fold_turn
+from threadline.server.ingest.rollup import fold_turn, split_turn, turn_numbers
 from threadline.server.ingest.session_state import SessionState
 from threadline.server.ingest.trace_agg import TraceAgg, turn_key
 from unit.spans import span, span_id, trace_id
@@ -227,18 +227,41 @@ def test_plain_text_beats_structured_output() -> None:
 # --- turns ---------------------------------------------------------------------------------------
 
 
-def _turn_trace(
-    start_s: float, *, turn: int | None = None, tokens: int = 10, error: bool = False, text: str = ""
-) -> TraceAgg:
+def _turn_spans(
+    start_s: float,
+    *,
+    turn: int | None = None,
+    tokens: int = 10,
+    error: bool = False,
+    text: str = "",
+    marked: bool = False,
+    turn_id: str | None = None,
+    stamped: bool = False,
+) -> list[RawSpan]:
+    """A root (with the user's ``text`` as input, if any; ``marked`` as the SDK's turn span) and an LLM call
+    under it; ``stamped``: the call names the session and the turn number too."""
     attrs: dict[str, Any] = {"session.id": "sess", "user.id": "bob"}
     if turn is not None:
         attrs["turn.number"] = turn
     if text:
         attrs["input.value"] = text
         attrs["output.value"] = f"answer to {text}"
+    if marked:
+        attrs["threadline.span.kind"] = "turn"
+    if turn_id is not None:
+        attrs["turn.id"] = turn_id
+    call: dict[str, Any] = {
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": tokens,
+        "gen_ai.usage.output_tokens": 1,
+    }
+    if stamped:
+        call["session.id"] = "sess"
+        if turn is not None:
+            call["conversation.turn_number"] = turn
     tid = trace_id()
     root = span_id()
-    spans = [
+    return [
         span(
             attrs,
             name="turn",
@@ -249,19 +272,14 @@ def _turn_trace(
             status=2 if error else 0,
             status_message="failed" if error else "",
         ),
-        span(
-            {
-                "gen_ai.request.model": "gpt-4o-mini",
-                "gen_ai.usage.input_tokens": tokens,
-                "gen_ai.usage.output_tokens": 1,
-            },
-            trace=tid,
-            parent=root,
-            start_s=start_s + 0.1,
-            end_s=start_s + 0.9,
-        ),
+        span(call, trace=tid, parent=root, start_s=start_s + 0.1, end_s=start_s + 0.9),
     ]
-    return _aggregate(spans)
+
+
+def _turn_trace(
+    start_s: float, *, turn: int | None = None, tokens: int = 10, error: bool = False, text: str = "", **marks: Any
+) -> TraceAgg:
+    return _aggregate(_turn_spans(start_s, turn=turn, tokens=tokens, error=error, text=text, **marks))
 
 
 def test_fold_turn_sums_traces_that_share_a_turn_number() -> None:
@@ -286,6 +304,158 @@ def test_turn_key_explicit_or_trace() -> None:
     assert turn_key(_turn_trace(0, turn=3)) == "n:3"
     derived = _turn_trace(0)
     assert turn_key(derived) == f"t:{derived.trace_id.hex()}"
+
+
+# --- turns that declare the same number ---------------------------------------------------------
+
+
+def _members(turns: dict[str, list[TraceAgg]]) -> dict[str, list[bytes]]:
+    return {key: sorted(t.trace_id for t in traces) for key, traces in turns.items()}
+
+
+def test_turn_roots_with_their_own_input_collide() -> None:
+    first, second = _turn_trace(0, turn=1, text="a1"), _turn_trace(10, turn=1, text="b1")
+    turns = split_turn("n:1", [second, first])
+    assert _members(turns) == {
+        f"n:1/t:{first.trace_id.hex()}": [first.trace_id],
+        f"n:1/t:{second.trace_id.hex()}": [second.trace_id],
+    }
+
+
+def test_one_turn_root_and_traces_without_their_own_input_form_one_turn() -> None:
+    opener, agent_run = _turn_trace(0, turn=1, text="hi"), _turn_trace(0.5, turn=1)
+    assert (opener.opens_turn, agent_run.opens_turn) == (True, False)
+    assert _members(split_turn("n:1", [agent_run, opener])) == {"n:1": sorted([opener.trace_id, agent_run.trace_id])}
+
+
+def test_traces_without_a_turn_root_join_the_latest_turn_started_at_or_before_them() -> None:
+    first, second = _turn_trace(10, turn=1, text="a"), _turn_trace(20, turn=1, text="b")
+    early, between, tied, late = (_turn_trace(s, turn=1) for s in (5, 15, 20, 40))
+    turns = split_turn("n:1", [late, second, tied, early, first, between])
+    assert _members(turns) == {
+        f"n:1/t:{first.trace_id.hex()}": sorted([first.trace_id, early.trace_id, between.trace_id]),
+        f"n:1/t:{second.trace_id.hex()}": sorted([second.trace_id, tied.trace_id, late.trace_id]),
+    }
+
+
+def test_sdk_turn_roots_outrank_roots_that_only_carry_input() -> None:
+    """An agent framework's own root trace inside an SDK turn may carry the user's input: it joins."""
+    sdk_turn, framework = _turn_trace(0, turn=1, text="hi", marked=True), _turn_trace(0.2, turn=1, text="hi")
+    assert _members(split_turn("n:1", [framework, sdk_turn])) == {
+        "n:1": sorted([sdk_turn.trace_id, framework.trace_id])
+    }
+    other_process = _turn_trace(30, turn=1, marked=True)  # content capture off: no input, still a turn root
+    assert len(split_turn("n:1", [framework, sdk_turn, other_process])) == 2
+
+
+def test_turn_roots_sharing_a_turn_id_are_one_turn() -> None:
+    one, two, other = (_turn_trace(s, turn=1, text=f"q{s}", turn_id=i) for s, i in ((0, "x"), (5, "x"), (9, "y")))
+    assert _members(split_turn("n:1", [one, two])) == {"n:1": sorted([one.trace_id, two.trace_id])}
+    assert _members(split_turn("n:1", [other, two, one])) == {
+        "n:1/i:x": sorted([one.trace_id, two.trace_id]),
+        "n:1/i:y": [other.trace_id],
+    }
+
+
+def test_session_events_are_never_turn_roots() -> None:
+    event = TraceAgg(trace_id())
+    root = span({"threadline.span.kind": "session_event", "session.id": "s", "turn.id": "x", "input.value": "hi"})
+    event.add(root, normalize(root))
+    assert not event.opens_turn
+
+
+def _numbered(state: SessionState) -> list[tuple[int, str | None]]:
+    return [(t.number, t.input_text) for t in sorted(state.turns.values(), key=lambda t: t.start_ns)]
+
+
+def test_colliding_numbers_renumber_the_conversation_by_start_time() -> None:
+    traces = [_turn_trace(s, turn=n, text=f"{p}{n}") for p, offset in (("a", 0), ("b", 10)) for n, s in
+              ((1, offset), (2, offset + 20), (3, offset + 40))]  # fmt: skip
+    state = SessionState(1, "sess", traces)
+    state.refresh()
+    assert _numbered(state) == [(1, "a1"), (2, "b1"), (3, "a2"), (4, "b2"), (5, "a3"), (6, "b3")]
+    assert state.rederived == {"sess"}
+    assert state.rollup is not None
+    assert (state.rollup.turn_count, state.rollup.input_tokens) == (6, 60)
+
+
+def test_numbers_that_do_not_collide_stay_as_declared() -> None:
+    state = SessionState(1, "sess", [_turn_trace(0, turn=2, text="x"), _turn_trace(5, turn=1), _turn_trace(9)])
+    state.refresh()
+    assert [t.number for t in sorted(state.turns.values(), key=lambda t: t.start_ns)] == [2, 1, 3]
+    assert state.rederived == set()
+
+
+def test_turn_numbers_rule() -> None:
+    declared = [fold_turn("c", f"n:{n}", [_turn_trace(s, turn=n)]) for s, n in ((0, 4), (1, 2))]
+    derived = fold_turn("c", "t:ab", [_turn_trace(2)])
+    assert turn_numbers([*declared, derived]) == [4, 2, 3]
+    split = fold_turn("c", "n:4/t:cd", [_turn_trace(3, turn=4)])
+    assert turn_numbers([*declared, derived, split]) == [1, 2, 3, 4]
+
+
+def test_a_late_root_splits_the_turn_its_children_joined() -> None:
+    """The children of process B's turn 1 (stamped with the number) arrive first and join A's turn 1; B's
+    root arrives: the turn splits, the merged row is deleted and both halves are written."""
+    first = _turn_trace(0, turn=1, text="a1")
+    spans = _turn_spans(10, turn=1, text="b1", stamped=True)
+    late = _aggregate(spans[1:])
+    state = SessionState(1, "sess", [first, late])
+    state.refresh()
+    assert [(t.key, len(t.trace_ids)) for t in state.turns.values()] == [("n:1", 2)]
+    state.update(_aggregate(spans))
+    written, removed = state.refresh()
+    keys = {f"n:1/t:{first.trace_id.hex()}", f"n:1/t:{late.trace_id.hex()}"}
+    assert removed == [("sess", "n:1")]
+    assert {t.key for t in written} == keys
+    assert _numbered(state) == [(1, "a1"), (2, "b1")]
+    assert state.rederived == {"sess"}
+
+
+_TRACE_SPECS = st.lists(
+    st.tuples(
+        st.integers(0, 6),  # start, in tens of seconds (ties allowed)
+        st.sampled_from([None, 1, 1, 2]),  # declared number
+        st.sampled_from(["input", "marked", "none", "turn_id"]),  # what the root says
+        st.booleans(),  # the children arrive before the root
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _spec_trace(start: int, number: int | None, root: str) -> list[RawSpan]:
+    marks: dict[str, Any] = {"marked": root == "marked", "turn_id": "same" if root == "turn_id" else None}
+    return _turn_spans(start * 10, turn=number, text="q" if root == "input" else "", stamped=True, **marks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(specs=_TRACE_SPECS, data=st.data())
+def test_turns_and_their_writes_are_the_same_whatever_the_order(specs: list[Any], data: st.DataObject) -> None:
+    """Any order, roots after their children included: the same turns, and the writes and deletes
+    ``refresh`` returns keep a copy of the turns (what the store holds) exact."""
+    traces = [_spec_trace(start, number, root) for start, number, root, _ in specs]
+    steps = [spans[1:] for spans, spec in zip(traces, specs, strict=True) if spec[3]] + traces
+    order = list(data.draw(st.permutations(steps)))
+    for spans in traces:  # a trace's children alone come before the whole trace
+        whole = order.index(spans)
+        children = order.index(spans[1:]) if spans[1:] in order else whole
+        if children > whole:
+            order[whole], order[children] = order[children], order[whole]
+    state = SessionState(1, "sess")
+    stored: dict[Any, tuple[int, list[bytes]]] = {}
+    for step in order:
+        state.update(_aggregate(step))
+        written, removed = state.refresh()
+        assert not {(t.conversation_id, t.key) for t in written} & set(removed)
+        for turn_id in removed:
+            del stored[turn_id]
+        stored.update({(t.conversation_id, t.key): (t.number, sorted(t.trace_ids)) for t in written})
+    fresh = SessionState(1, "sess", [_aggregate(spans) for spans in traces])
+    fresh.refresh()
+    expected = {tid: (t.number, sorted(t.trace_ids)) for tid, t in fresh.turns.items()}
+    assert {tid: (t.number, sorted(t.trace_ids)) for tid, t in state.turns.items()} == expected
+    assert stored == expected
 
 
 # --- sessions ------------------------------------------------------------------------------------

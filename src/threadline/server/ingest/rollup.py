@@ -1,7 +1,8 @@
 """Turns and sessions as folds of trace aggregates. Pure, no I/O.
 
 A ``TraceAgg`` (``trace_agg.py``) is the unit of accumulation. A turn is the fold of the traces that
-share a turn key (an explicit turn number, or the trace itself); a session is the fold of its turns,
+share a turn key (a declared turn number, or the trace itself; ``split_turn`` parts traces that declare
+the same number but are distinct turns, ``turn_numbers`` numbers them); a session is the fold of its turns,
 plus its session events, plus the derived state of SPEC §2 that does not depend on the clock: reopen
 count and explicit end, the last turn's action, journeys, client-sent drop-off, context pressure.
 ``SessionState`` (``session_state.py``) keeps these folds up to date as traces change.
@@ -10,17 +11,30 @@ count and explicit end, the last turn's action, journeys, client-sent drop-off, 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from threadline import semconv as sc
 from threadline.server.ingest.normalize import as_int
-from threadline.server.ingest.trace_agg import TraceAgg, turn_key
+from threadline.server.ingest.trace_agg import COLLISION_MARK, TraceAgg, collided, turn_key
 from threadline.server.intelligence import dropoff, journeys, lifecycle
 from threadline.server.intelligence.context import WindowLookup, context_window
 
-__all__ = ["SUMMED", "FoldOptions", "SessionRollup", "TraceAgg", "TurnRollup", "fold_session", "fold_turn", "turn_key"]
+__all__ = [
+    "SUMMED",
+    "FoldOptions",
+    "SessionRollup",
+    "TraceAgg",
+    "TurnRollup",
+    "collided",
+    "fold_session",
+    "fold_turn",
+    "split_turn",
+    "turn_key",
+    "turn_numbers",
+]
 
 SUMMARY_TEXT_LIMIT = 500
 """Characters of first input / last output kept on the session row (for lists and search)."""
@@ -69,6 +83,8 @@ class TurnRollup:
     conversation_id: str
     key: str
     number: int
+    declared_number: int | None
+    """The number its traces declared (``number`` may differ: see ``turn_numbers``)."""
     trace_ids: list[bytes]
     start_ns: int
     end_ns: int
@@ -104,7 +120,7 @@ class TurnRollup:
 
     @property
     def explicit_number(self) -> bool:
-        return self.key.startswith("n:")
+        return self.declared_number is not None
 
     @property
     def latency_ms(self) -> float:
@@ -135,6 +151,67 @@ def _sums(items: Sequence[TraceAgg] | Sequence[TurnRollup]) -> dict[str, Any]:
     return totals
 
 
+def split_turn(key: str, traces: Sequence[TraceAgg]) -> dict[str, list[TraceAgg]]:
+    """The turns formed by the traces (session events included) that share a conversation and a turn key.
+
+    A trace *opens* a turn when its root span is present and is marked as a turn (the SDK's turn span,
+    or a ``turn.id``) or, when none of these traces is marked, carries the user's input. Openers that
+    share a ``turn.id`` are one opening; any other opener is an opening of its own. With at most one
+    opening the traces form one turn, keyed ``key``. With several, the number collided (two processes
+    each numbering their own turns 1, 2, 3): each opening is a turn, keyed ``key/i:<turn.id>`` or
+    ``key/t:<trace id>``, and every other trace joins the opening that started most recently at or
+    before it (else the first). A function of the set of traces: the same whatever their arrival order.
+    """
+    openings = _openings(traces) if len(traces) > 1 else {}
+    if len(openings) < 2:
+        return {key: list(traces)}
+    start = {name: min(t.start_ns for t in members) for name, members in openings.items()}
+    names = sorted(openings, key=lambda name: (start[name], name))
+    starts = [start[name] for name in names]
+    keys = [f"{key}{COLLISION_MARK}{name}" for name in names]
+    turns = {k: list(openings[name]) for k, name in zip(keys, names, strict=True)}
+    opened = {t.trace_id for members in openings.values() for t in members}
+    for trace in traces:
+        if trace.trace_id not in opened:
+            turns[keys[max(bisect_right(starts, trace.start_ns) - 1, 0)]].append(trace)
+    return turns
+
+
+def _openings(traces: Sequence[TraceAgg]) -> dict[str, list[TraceAgg]]:
+    """The openers among ``traces``, by opening: ``i:<turn.id>``, else ``t:<trace id>``."""
+    openers = [t for t in traces if t.opens_turn and t.marked_turn]
+    if not openers:
+        openers = [t for t in traces if t.opens_turn]
+    openings: dict[str, list[TraceAgg]] = {}
+    for trace in openers:
+        name = f"i:{trace.turn_id}" if trace.turn_id is not None else f"t:{trace.trace_id.hex()}"
+        openings.setdefault(name, []).append(trace)
+    return openings
+
+
+def turn_numbers(turns: Sequence[TurnRollup]) -> list[int]:
+    """The numbers of one conversation's turns, given in start-time order.
+
+    Declared numbers are kept, unless a declared number collided (``split_turn``): then the whole
+    conversation is numbered 1..n in time order. A turn that declared none takes its position, or (when
+    some turns declared theirs) the next number after the previous turn's that no turn declared.
+    """
+    if any(collided(t.key) for t in turns):
+        return list(range(1, len(turns) + 1))
+    declared = {t.declared_number for t in turns if t.declared_number is not None}
+    numbers: list[int] = []
+    previous = 0
+    for position, turn in enumerate(turns, start=1):
+        if turn.declared_number is not None:
+            previous = turn.declared_number
+        else:
+            previous = position if not declared else previous + 1
+            while previous in declared:
+                previous += 1
+        numbers.append(previous)
+    return numbers
+
+
 def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Sequence[TraceAgg] = ()) -> TurnRollup:
     """One turn from the traces that make it up, plus the attributes of session events naming it.
 
@@ -162,6 +239,7 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
         conversation_id=conversation_id,
         key=key,
         number=ordered[0].turn_number or 0,
+        declared_number=ordered[0].turn_number,
         trace_ids=[t.trace_id for t in ordered],
         start_ns=min(t.start_ns for t in ordered),
         end_ns=max(t.end_ns for t in ordered),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadline import semconv as sc
 from threadline.server.ingest.normalize import resolve_texts
 from threadline.server.ingest.records import RawSpan, SpanFacts
 
@@ -31,6 +32,12 @@ class TraceAgg:
     user_id: str | None = None
     conversation_id: str | None = None
     turn_number: int | None = None
+    turn_id: str | None = None
+    """The root span's ``turn.id``."""
+    marked_turn: bool = False
+    """The root span says it is a turn: the SDK's turn span (``threadline.span.kind = turn``) or a ``turn.id``."""
+    root_input: bool = False
+    """The root span carries the user's input."""
     llm_call_count: int = 0
     tool_call_count: int = 0
     agent_run_count: int = 0
@@ -71,6 +78,7 @@ class TraceAgg:
             self.has_root = True
             self.root_name = span.name
             self.is_event = facts.is_event
+            self._add_root_marks(span, facts)
         self._add_identity(facts, is_root)
         self._add_usage(span, facts)
         self._add_error(span, facts)
@@ -88,6 +96,21 @@ class TraceAgg:
         end = max(span.end_ns, span.start_ns)
         if end > self.end_ns:
             self.end_ns = end
+
+    def _add_root_marks(self, span: RawSpan, facts: SpanFacts) -> None:
+        """What the root says about opening a turn (``rollup.split_turn``); several roots: any of them."""
+        resolve_texts(span, facts)
+        turn_id = facts.seed.get(sc.TURN_ID)
+        if turn_id not in (None, "") and (self.turn_id is None or str(turn_id) < self.turn_id):
+            self.turn_id = str(turn_id)
+        kind = span.attributes.get(sc.THREADLINE_SPAN_KIND)
+        self.marked_turn = self.marked_turn or kind == sc.SPAN_KIND_TURN or self.turn_id is not None
+        self.root_input = self.root_input or bool(facts.input_text)
+
+    @property
+    def opens_turn(self) -> bool:
+        """The root is present and marked as a turn, or carries the user's input (session events never)."""
+        return not self.is_event and (self.marked_turn or self.root_input)
 
     def _add_identity(self, facts: SpanFacts, is_root: bool) -> None:
         if facts.user_id and (is_root or self.user_id is None):
@@ -188,4 +211,16 @@ def _structured(value: str) -> int:
 
 
 def turn_key(agg: TraceAgg) -> str:
+    """The key of the turn a trace declares: ``n:<declared number>``, else ``t:<trace id>`` (a turn of its
+    own). Traces declaring the same number may still form several turns (``rollup.split_turn``)."""
     return f"n:{agg.turn_number}" if agg.turn_number is not None else f"t:{agg.trace_id.hex()}"
+
+
+COLLISION_MARK = "/"
+"""Separates a declared key from the opening it was split by: ``n:<number>/t:<trace id>`` or
+``n:<number>/i:<turn.id>``."""
+
+
+def collided(key: str) -> bool:
+    """Whether a turn key comes from a declared number that several turns share."""
+    return COLLISION_MARK in key
