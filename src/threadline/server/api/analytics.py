@@ -13,7 +13,7 @@ from threadline.server.api.schemas import ErrorBody, JourneyAnalytics, SessionAn
 from threadline.server.intelligence import analytics, journeys
 from threadline.server.store.base import Window
 
-router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}}
 
 Since = Annotated[str | None, Query(description="ISO 8601; sessions active at or after it")]

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import difflib
 from typing import Any
 
 import orjson
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.requests import Request
 
 from threadline.server.errors import BadRequest
 from threadline.server.store.base import ORDERINGS
@@ -18,6 +22,39 @@ def bad_parameter(name: str, value: object, expected: str, **detail: Any) -> Bad
         f"Invalid value {value!r} for '{name}': expected {expected}.",
         code="bad_parameter",
         detail={"parameter": name, "value": value, **detail},
+    )
+
+
+def known_parameters(request: Request) -> None:
+    """Refuse query parameters the route does not declare: a misspelt filter is an error, not ignored.
+
+    A router dependency (``APIRouter(dependencies=[Depends(known_parameters)])``).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = declared_query_parameters(route.dependant)
+    for name in request.query_params:
+        if name not in allowed:
+            raise unknown_parameter(name, allowed, f"{request.method} {route.path_format}")
+
+
+def declared_query_parameters(dependant: Dependant) -> list[str]:
+    """The query parameters a route takes, its dependencies' included, by the name used in URLs."""
+    names = [param.alias for param in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += [name for name in declared_query_parameters(sub) if name not in names]
+    return names
+
+
+def unknown_parameter(name: str, allowed: list[str], endpoint: str) -> BadRequest:
+    takes = f"takes {', '.join(allowed)}" if allowed else "takes no query parameters"
+    close = difflib.get_close_matches(name, allowed, n=1)
+    guess = f" Did you mean '{close[0]}'?" if close else ""
+    return BadRequest(
+        f"Unknown query parameter {name!r}: {endpoint} {takes}.{guess}",
+        code="unknown_parameter",
+        detail={"parameter": name, "allowed": allowed},
     )
 
 

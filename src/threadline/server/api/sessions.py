@@ -14,7 +14,7 @@ from threadline.server.api.schemas import ErasureResult, ErrorBody, SessionDetai
 from threadline.server.errors import NotFound
 from threadline.server.store.base import SessionQuery
 
-router = APIRouter(prefix="/api/v1", tags=["sessions"])
+router = APIRouter(prefix="/api/v1", tags=["sessions"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 
 Text = Annotated[str | None, Query()]

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from threadline.server.api import present
+from threadline.server.api import params, present
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
 from threadline.server.live import DELETED
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
+router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(params.known_parameters)])
 KEEPALIVE_S = 15.0
 
 

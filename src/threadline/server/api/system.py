@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse
 
+from threadline.server.api import params
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
 from threadline.server.api.schemas import Health, Stats
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/api/v1/stats", response_model=Stats)
+@router.get("/api/v1/stats", response_model=Stats, dependencies=[Depends(params.known_parameters)])
 async def stats(rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """Exact, current counts: everything acknowledged with 200 is counted."""
     return dataclasses.asdict(await run_in_threadpool(rt.store.stats, DEFAULT_PROJECT))

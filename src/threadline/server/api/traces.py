@@ -12,7 +12,7 @@ from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
 from threadline.server.api.schemas import ErrorBody, OrphanTracePage, Trace
 from threadline.server.errors import BadRequest, NotFound
 
-router = APIRouter(prefix="/api/v1", tags=["traces"])
+router = APIRouter(prefix="/api/v1", tags=["traces"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 
 

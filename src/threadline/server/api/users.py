@@ -14,7 +14,7 @@ from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, 
 from threadline.server.errors import NotFound
 from threadline.server.store.base import USER_ORDERINGS, SessionQuery, UserQuery
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
 
 
