@@ -51,6 +51,13 @@ class Settings:
             "(--no-session-intelligence keeps only the sessions' rollups)."
         },
     )
+    user_id_salt: str = field(
+        default="",
+        metadata={
+            "help": "The salt the application's SDK hashes user ids with (its THREADLINE_USER_ID_SALT), so that "
+            "the API finds a user by the id as the application knows it."
+        },
+    )
     demo: bool = field(
         default=False,
         metadata={"help": "Send realistic demo traffic through the SDK, so there is something to see."},

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from threadline.server.api import params
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, stored_user_id
 from threadline.server.api.schemas import ErrorBody, JourneyAnalytics, SessionAnalytics
 from threadline.server.intelligence import analytics, journeys
 from threadline.server.store.base import Window
@@ -20,20 +20,22 @@ Since = Annotated[str | None, Query(description="ISO 8601; sessions active at or
 Until = Annotated[str | None, Query(description="ISO 8601; sessions that started at or before it")]
 
 
-def _window(since: str | None, until: str | None, user_id: str | None) -> Window:
-    return Window(params.parse_timestamp("since", since), params.parse_timestamp("until", until), user_id or None)
+async def _window(rt: Runtime, since: str | None, until: str | None, user_id: str | None) -> Window:
+    """The window; ``user_id`` as stored, or before hashing (see ``stored_user_id``)."""
+    since_ns, until_ns = params.parse_timestamp("since", since), params.parse_timestamp("until", until)
+    return Window(since_ns, until_ns, await run_in_threadpool(stored_user_id, rt, user_id) if user_id else None)
 
 
 @router.get("/sessions", response_model=SessionAnalytics, responses=_ERRORS)
 async def session_analytics(
-    rt: Annotated[Runtime, Depends(runtime)], since: Since = None, until: Until = None, user_id: str | None = None
+    rt: Annotated[Runtime, Depends(runtime)], since: Since = None, until: Until = None, user_id: params.UserId = None
 ) -> dict[str, Any]:
     """Session counts, lengths, costs, durations, latencies, abandonment and drop-off over a window.
 
     Rates of how sessions end (abandonment, drop-off) are over ended sessions; percentiles interpolate
     between closest ranks; costs are over sessions whose cost is known.
     """
-    window = _window(since, until, user_id)
+    window = await _window(rt, since, until, user_id)
     now = rt.clock()
 
     def compute() -> dict[str, Any]:
@@ -48,10 +50,10 @@ async def session_analytics(
 
 @router.get("/journeys", response_model=JourneyAnalytics, responses=_ERRORS)
 async def journey_analytics(
-    rt: Annotated[Runtime, Depends(runtime)], since: Since = None, until: Until = None, user_id: str | None = None
+    rt: Annotated[Runtime, Depends(runtime)], since: Since = None, until: Until = None, user_id: params.UserId = None
 ) -> dict[str, Any]:
     """A funnel per journey: sessions that reached each stage, and conversions."""
-    window = _window(since, until, user_id)
+    window = await _window(rt, since, until, user_id)
     rows = await run_in_threadpool(rt.store.session_journeys, DEFAULT_PROJECT, window)
     by_name: dict[str, list[dict[str, Any]]] = {}
     for row in rows:

@@ -1,4 +1,4 @@
-"""What request handlers need from the running server, held on ``app.state``."""
+"""What request handlers need from the running server, held on ``app.state``; how a user id is matched."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from threadline import hash_user_id
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.writer import Writer
 from threadline.server.live import LiveUpdates
@@ -34,3 +35,17 @@ class Runtime:
 def runtime(request: Request) -> Runtime:
     value: Runtime = request.app.state.runtime
     return value
+
+
+def user_forms(rt: Runtime, user_id: str) -> tuple[str, ...]:
+    """``user_id`` as given, then as the SDK stores it: hashed with the server's ``user_id_salt``."""
+    hashed = hash_user_id(user_id, salt=rt.settings.user_id_salt)
+    return (user_id,) if hashed == user_id else (user_id, hashed)
+
+
+def stored_user_id(rt: Runtime, user_id: str | None) -> str | None:
+    """The form of ``user_id`` a user is stored under (as given first), else as given. Blocking."""
+    if not user_id:
+        return None
+    known = (form for form in user_forms(rt, user_id) if rt.store.get_user(DEFAULT_PROJECT, form) is not None)
+    return next(known, user_id)

@@ -6,15 +6,21 @@ import base64
 import binascii
 import datetime as dt
 import difflib
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Query
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 
 from threadline.server.errors import BadRequest
 from threadline.server.store.base import ORDERINGS
+
+UserId = Annotated[
+    str | None,
+    Query(description="A user id as stored, or as the application knows it (hashed with the server's user_id_salt)"),
+]
 
 
 def bad_parameter(name: str, value: object, expected: str, **detail: Any) -> BadRequest:

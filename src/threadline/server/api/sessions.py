@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, stored_user_id
 from threadline.server.api.schemas import ErasureResult, ErrorBody, SessionDetail, SessionPage
 from threadline.server.errors import NotFound
-from threadline.server.store.base import SessionQuery
+from threadline.server.store.base import Page, SessionQuery
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -23,7 +23,7 @@ Text = Annotated[str | None, Query()]
 @router.get("/sessions", response_model=SessionPage, responses=_ERRORS)
 async def list_sessions(
     rt: Annotated[Runtime, Depends(runtime)],
-    user_id: Text = None,
+    user_id: params.UserId = None,
     since: Annotated[str | None, Query(description="ISO 8601; sessions active at or after it")] = None,
     until: Annotated[str | None, Query(description="ISO 8601; sessions that started at or before it")] = None,
     has_error: Annotated[str | None, Query(description="true / false")] = None,
@@ -45,7 +45,6 @@ async def list_sessions(
 ) -> dict[str, Any]:
     name, descending = params.parse_ordering(ordering)
     query = SessionQuery(
-        user_id=user_id or None,
         since_ns=params.parse_timestamp("since", since),
         until_ns=params.parse_timestamp("until", until),
         has_error=params.parse_bool("has_error", has_error),
@@ -65,7 +64,12 @@ async def list_sessions(
     after = params.decode_cursor(cursor, kind, 2)
     if after is not None:
         query.after = (after[0], after[1])
-    page = await run_in_threadpool(rt.store.list_sessions, DEFAULT_PROJECT, query)
+
+    def load() -> Page:
+        query.user_id = stored_user_id(rt, user_id)
+        return rt.store.list_sessions(DEFAULT_PROJECT, query)
+
+    page = await run_in_threadpool(load)
     now = query.now_ns
     return {
         "sessions": [present.session_summary(row, now, rt.idle_timeout_ns) for row in page.rows],

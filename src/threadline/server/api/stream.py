@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, user_forms
 from threadline.server.live import DELETED
 
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(params.known_parameters)])
@@ -23,10 +23,13 @@ async def stream(
     request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     session_id: Annotated[str | None, Query(description="only this session")] = None,
-    user_id: Annotated[str | None, Query(description="only this user's sessions")] = None,
+    user_id: Annotated[
+        str | None, Query(description="only this user's sessions (as stored, or before hashing)")
+    ] = None,
 ) -> StreamingResponse:
     """``event: session`` with the session's summary (as in the list) whenever it changes, including
     when it ends by inactivity; ``event: deleted`` when it is erased. Comments keep the connection alive."""
+    users = set(user_forms(rt, user_id)) if user_id is not None else None
     subscription = rt.live.subscribe()
 
     async def events() -> AsyncIterator[bytes]:
@@ -45,7 +48,7 @@ async def stream(
                 rows = await run_in_threadpool(rt.store.get_sessions, DEFAULT_PROJECT, changed) if changed else []
                 now = rt.clock()
                 for row in rows:
-                    if user_id is None or row["user_id"] == user_id:
+                    if users is None or row["user_id"] in users:
                         summary = present.session_summary(row, now, rt.idle_timeout_ns)
                         yield b"event: session\ndata: " + orjson.dumps(summary) + b"\n\n"
                 for deleted in (k for k, kind in pending.items() if kind == DELETED):

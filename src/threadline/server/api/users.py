@@ -1,4 +1,7 @@
-"""GET /api/v1/users, GET and DELETE /api/v1/users/{user_id}."""
+"""GET /api/v1/users, GET and DELETE /api/v1/users/{user_id}.
+
+A user id is matched as given and hashed with the server's ``user_id_salt`` (as the SDK stores it).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, user_forms
 from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, UserPage
 from threadline.server.errors import NotFound
-from threadline.server.store.base import USER_ORDERINGS, SessionQuery, UserQuery
+from threadline.server.ingest.stitch import Stitcher
+from threadline.server.store.base import USER_ORDERINGS, Erased, IngestTransaction, SessionQuery, UserQuery
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -56,19 +60,24 @@ async def list_users(
 
 @router.get("/{user_id:path}", response_model=UserDetail, responses=_ERRORS)
 async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    """The user's rollup and their 50 most recent sessions."""
+    """The user's rollup and their 50 most recent sessions. ``user_id`` as stored, or before hashing."""
     now = rt.clock()
 
     def load() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        row = rt.store.get_user(DEFAULT_PROJECT, user_id)
-        if row is None:
-            return None, []
-        query = SessionQuery(user_id=user_id, now_ns=now, idle_timeout_ns=rt.idle_timeout_ns)
-        return row, rt.store.list_sessions(DEFAULT_PROJECT, query).rows
+        for form in user_forms(rt, user_id):
+            row = rt.store.get_user(DEFAULT_PROJECT, form)
+            if row is not None:
+                query = SessionQuery(user_id=form, now_ns=now, idle_timeout_ns=rt.idle_timeout_ns)
+                return row, rt.store.list_sessions(DEFAULT_PROJECT, query).rows
+        return None, []
 
     row, sessions = await run_in_threadpool(load)
     if row is None:
-        raise NotFound(f"No user {user_id!r}. List users with GET /api/v1/users.", detail={"user_id": user_id})
+        raise NotFound(
+            f"No user {user_id!r}, as given or hashed with the server's user_id_salt. "
+            "List users with GET /api/v1/users.",
+            detail={"user_id": user_id},
+        )
     detail = present.user(row)
     detail["recent_sessions"] = [present.session_summary(s, now, rt.idle_timeout_ns) for s in sessions]
     return detail
@@ -76,10 +85,19 @@ async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> di
 
 @router.delete("/{user_id:path}", response_model=ErasureResult, responses=_ERRORS)
 async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    """Erase a user: their sessions, turns, spans and the orphan traces that name them."""
-    erased = await asyncio.wrap_future(
-        rt.writer.call(lambda txn, stitcher: stitcher.erase_user(txn, DEFAULT_PROJECT, user_id))
-    )
+    """Erase a user: their sessions, turns, spans and the orphan traces that name them.
+
+    Both forms of ``user_id`` are erased: as given, and hashed with the server's ``user_id_salt``.
+    """
+    forms = user_forms(rt, user_id)
+
+    def erase(txn: IngestTransaction, stitcher: Stitcher) -> Erased:
+        erased = Erased()
+        for form in forms:
+            erased.add(stitcher.erase_user(txn, DEFAULT_PROJECT, form))
+        return erased
+
+    erased = await asyncio.wrap_future(rt.writer.call(erase))
     if not erased.sessions and not erased.trace_ids:
         raise NotFound(f"No user {user_id!r}: nothing to erase.", detail={"user_id": user_id})
     rt.live.deleted(erased.sessions)
