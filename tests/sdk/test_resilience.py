@@ -96,9 +96,11 @@ def test_a_full_queue_drops_and_counts_without_blocking(caplog: pytest.LogCaptur
         stats = threadline.stats()
         assert stats.spans_dropped >= 200 - 16 - 8
         exporter.release.set()
-        assert threadline.flush(timeout=10)
+        assert threadline.flush(timeout=10) is False  # delivered what was left, but spans were dropped
+        assert threadline.flush(timeout=10) is True  # nothing lost since the previous flush
         stats = threadline.stats()
     assert exporter.exported + stats.spans_dropped == 200
+    assert stats.spans_queued == 0
     assert stats.spans_exported == exporter.exported
 
 
@@ -224,4 +226,4 @@ def test_spans_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
 def test_exit_with_a_dead_endpoint_keeps_to_the_deadline() -> None:
     elapsed, done = _run_app(f"http://127.0.0.1:{_closed_port()}", 1)
     assert done.returncode == 0, done.stderr
-    assert elapsed < 8  # interpreter start-up, plus the 1 s deadline (and its 2 s grace to abort retries)
+    assert elapsed < 6  # interpreter start-up, plus the 1 s deadline

@@ -63,13 +63,15 @@ def configure(
 @guard.guarded(False)
 def flush(timeout: float | None = None) -> bool:
     """Export every ended span now; blocks until the backend acknowledged them or ``timeout`` seconds
-    (default ``shutdown_timeout``) passed. ``True`` when everything was delivered in time."""
+    (default ``shutdown_timeout``) passed. ``True`` when everything was delivered in time, and no span
+    failed, was dropped or abandoned since the previous flush."""
     return runtime.flush(timeout)
 
 
 @guard.guarded(False)
 def shutdown(timeout: float | None = None) -> bool:
-    """End open turns (with error status), export what is queued within ``timeout`` seconds and stop.
+    """End open turns (with error status), export what is queued and stop, within ``timeout`` seconds
+    (default ``shutdown_timeout``) all told: what is not exported by then is abandoned (``stats()``).
 
     Runs by itself at interpreter exit. Afterwards the API records nothing until ``configure()``.
     """

@@ -5,14 +5,19 @@
   a session outside any turn is a turn for the server: it gets the conversation's next turn number.
 - ``Hub.on_end`` counts tool calls and agent runs made by other libraries inside an open turn.
 - ``CountingBatchSpanProcessor`` is OTel's ``BatchSpanProcessor`` (bounded queue, background worker)
-  that also counts the spans it drops when its queue is full.
+  that also counts the spans it drops when its queue is full and the spans its worker takes out of it.
 - ``ThreadlineExporter`` wraps the real exporter: instrumentation is suppressed while it exports,
   user ids found in clear are hashed, content is withheld when capture is off, results are counted.
+
+Every ended span is counted once: waiting (in the queue or in a request under way), then exported,
+failed, dropped or, at the shutdown deadline, abandoned. Ending a span costs the caller what OTel's
+processor costs (an append to the queue); the export worker does the counting.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,9 +47,15 @@ class Counters:
     spans_exported: int = 0
     spans_failed: int = 0
     spans_dropped: int = 0
+    spans_abandoned: int = 0
+    spans_in_flight: int = 0
+    """Spans taken from the queue for an export request that has not finished."""
     export_requests: int = 0
     export_failures: int = 0
     turns_timed_out: int = 0
+    lost_reported: int = 0
+    closed: bool = False
+    """Set at the shutdown deadline: from then on, every span not exported yet is abandoned."""
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -53,6 +64,34 @@ class Counters:
         with self.lock:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
+
+    def lost_since_last_call(self) -> int:
+        """Spans failed, dropped or abandoned since the previous call (``flush()`` reports them)."""
+        with self.lock:
+            lost = self.spans_failed + self.spans_dropped + self.spans_abandoned
+            new, self.lost_reported = lost - self.lost_reported, lost
+            return new
+
+    def settled(self, count: int, ok: bool, tracked: bool) -> None:
+        """An export request finished; ``tracked``: its spans were counted in flight (``CountingQueue``)."""
+        with self.lock:
+            self.export_requests += 1
+            self.export_failures += not ok
+            if tracked:
+                if self.closed:
+                    return  # counted as abandoned when the deadline passed
+                self.spans_in_flight = max(0, self.spans_in_flight - count)
+            if ok:
+                self.spans_exported += count
+            else:
+                self.spans_failed += count
+
+    def close(self) -> None:
+        """The shutdown deadline passed: the spans of the request under way are abandoned."""
+        with self.lock:
+            self.closed = True
+            self.spans_abandoned += self.spans_in_flight
+            self.spans_in_flight = 0
 
 
 class Hub(SpanProcessor):
@@ -112,19 +151,61 @@ class Hub(SpanProcessor):
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
-    """``BatchSpanProcessor`` that counts the spans it drops (queue full, or after shutdown).
+    """``BatchSpanProcessor`` that counts the spans it drops (queue full, or after shutdown) and the
+    spans its worker takes from the queue for export.
 
-    The count comes from the batch processor's own drop hook, so the hot path is OTel's, untouched.
+    The hot path is OTel's, untouched: the caller's thread counts only a span it drops. The worker
+    counts, under the counters' lock, each span it takes out of the queue (``CountingQueue``).
     """
 
     def __init__(self, exporter: SpanExporter, counters: Counters, **options: Any) -> None:
         super().__init__(exporter, **options)
         batch = getattr(self, "_batch_processor", None)
         metrics = getattr(batch, "_metrics", None)
-        if batch is not None and metrics is not None and hasattr(metrics, "drop_items"):
+        queue = getattr(batch, "_queue", None)
+        self._queue: CountingQueue | None = None
+        if batch is not None and metrics is not None and isinstance(queue, deque) and not queue:
             batch._metrics = _DropCounter(metrics, counters)
+            batch._queue = self._queue = CountingQueue(queue.maxlen, counters)
+            if isinstance(exporter, ThreadlineExporter):
+                exporter.tracked = True
         else:  # pragma: no cover - another OpenTelemetry SDK layout
-            guard.warn_once("drop-count", "threadline: this OpenTelemetry SDK does not let dropped spans be counted")
+            guard.warn_once("drop-count", "threadline: this OpenTelemetry SDK does not let its queue be counted")
+
+    def queued(self) -> int:
+        """Spans waiting in the queue right now."""
+        return len(self._queue) if self._queue is not None else 0
+
+    def abandon(self) -> None:
+        """The shutdown deadline passed: the worker stops exporting; what is left in the queue is abandoned."""
+        batch = getattr(self, "_batch_processor", None)
+        if batch is not None and hasattr(batch, "_shutdown_timeout_exceeded"):
+            batch._shutdown_timeout_exceeded = True  # OTel's own flag: no further export request
+        queue = self._queue
+        while queue:  # each pop counts the span as abandoned (``Counters.closed``)
+            try:
+                queue.pop()
+            except IndexError:  # the worker took the last one
+                return
+
+
+class CountingQueue(deque[Any]):
+    """The batch processor's queue. Taking a span out of it for export counts it as in flight (or, past
+    the shutdown deadline, as abandoned) in the same step, so that ``stats()`` never misses it."""
+
+    def __init__(self, maxlen: int | None, counters: Counters) -> None:
+        super().__init__((), maxlen)
+        self._counters = counters
+
+    def pop(self) -> Any:  # type: ignore[override]  # deque.pop takes no index, as in typeshed
+        counters = self._counters
+        with counters.lock:
+            span = super().pop()
+            if counters.closed:
+                counters.spans_abandoned += 1
+            else:
+                counters.spans_in_flight += 1
+        return span
 
 
 class _DropCounter:
@@ -154,6 +235,8 @@ class ThreadlineExporter(SpanExporter):
         self.inner = inner
         self.counters = counters
         self.capture_content = capture_content
+        self.tracked = False
+        """A ``CountingQueue`` counts the spans handed over as in flight."""
         self._factory = factory
         self._shutdown = False
 
@@ -163,6 +246,15 @@ class ThreadlineExporter(SpanExporter):
             self.inner = self._factory()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.counters.closed:  # past the shutdown deadline: no more requests
+            if not self.tracked:
+                self.counters.add(spans_abandoned=len(spans))
+            return SpanExportResult.FAILURE
+        result = self._send(spans)
+        self.counters.settled(len(spans), result is SpanExportResult.SUCCESS, self.tracked)
+        return result
+
+    def _send(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ctx = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
         token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, ctx))
         try:
@@ -173,10 +265,6 @@ class ThreadlineExporter(SpanExporter):
             result = SpanExportResult.FAILURE
         finally:
             otel_context.detach(token)
-        if result is SpanExportResult.SUCCESS:
-            self.counters.add(spans_exported=len(spans), export_requests=1)
-        else:
-            self.counters.add(spans_failed=len(spans), export_requests=1, export_failures=1)
         return result
 
     def sanitize(self, span: ReadableSpan) -> ReadableSpan:

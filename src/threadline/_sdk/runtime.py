@@ -232,14 +232,18 @@ def run_with_deadline(fn: Callable[[], bool], timeout: float, name: str) -> tupl
 
 
 def flush(timeout: float | None = None) -> bool:
+    """``True`` when no span is still waiting after ``timeout`` seconds and none was lost (failed,
+    dropped or abandoned) since the previous flush."""
     rt = STATE.runtime
     if rt is None or rt.processor is None:
         return True
     timeout = rt.settings.shutdown_timeout if timeout is None else timeout
     processor = rt.processor
     if isinstance(processor, SimpleSpanProcessor):
-        return processor.force_flush(int(timeout * 1000))
-    return run_with_deadline(lambda: processor.force_flush(int(timeout * 1000)), timeout, "flush")[0]
+        done = processor.force_flush(int(timeout * 1000))
+    else:
+        done = run_with_deadline(lambda: processor.force_flush(int(timeout * 1000)), timeout, "flush")[0]
+    return rt.counters.lost_since_last_call() == 0 and done
 
 
 def shutdown(timeout: float | None = None) -> bool:
@@ -253,14 +257,19 @@ def shutdown(timeout: float | None = None) -> bool:
             turn.abandon("the SDK shut down before the turn ended")
         rt.watchdog.stop()
         done = _stop_pipeline(rt, timeout)
-        STATE.runtime = Runtime(
-            rt.settings.replace(enabled=False), trace.NoOpTracer(), rt.clock, rt.registry, rt.watchdog, Counters()
+        STATE.runtime = Runtime(  # the counters stay readable: what was exported, failed, abandoned
+            rt.settings.replace(enabled=False), trace.NoOpTracer(), rt.clock, rt.registry, rt.watchdog, rt.counters
         )
         return done
 
 
+_ABORT_GRACE = 0.25
+"""Seconds at most, kept from the end of a shutdown deadline, for the threads to stop once aborted."""
+
+
 def _stop_pipeline(rt: Runtime, timeout: float) -> bool:
-    processor, hub, exporter = rt.processor, rt.hub, rt.exporter
+    """Export what is queued, within ``timeout`` seconds all told; then abandon the rest."""
+    processor, hub = rt.processor, rt.hub
     if processor is None or hub is None:
         return True
 
@@ -268,14 +277,25 @@ def _stop_pipeline(rt: Runtime, timeout: float) -> bool:
         processor.shutdown()
         return True
 
-    done, thread = run_with_deadline(stop, timeout, "shutdown")
-    if not done and exporter is not None:
-        exporter.shutdown()  # aborts the retries in progress, so the worker thread ends soon
-        thread.join(2.0)
+    timeout = max(timeout, 0.0)
+    grace = min(_ABORT_GRACE, timeout / 4)
+    done, thread = run_with_deadline(stop, timeout - grace, "shutdown")
+    if not done:
+        _abandon(rt, processor)
+        thread.join(grace)  # a request still waiting for its answer finishes in the background
     if hub.processors == (processor,):
         hub.processors = ()
     rt.processor = None
     return done
+
+
+def _abandon(rt: Runtime, processor: SpanProcessor) -> None:
+    """Count every span not exported yet as abandoned, stop the export requests and abort the retries."""
+    rt.counters.close()
+    if isinstance(processor, CountingBatchSpanProcessor):
+        processor.abandon()
+    if rt.exporter is not None:
+        rt.exporter.shutdown()  # wakes the exporter from its retry sleep: the worker thread ends soon
 
 
 def _at_exit() -> None:
@@ -294,6 +314,7 @@ def _after_fork_in_child() -> None:
         rt.registry.reset_after_fork()
         rt.watchdog.reset_after_fork()
         rt.counters.lock = threading.Lock()
+        rt.counters.spans_in_flight = 0  # the parent's request, not the child's
         if rt.exporter is not None:
             rt.exporter.reset_after_fork()
 

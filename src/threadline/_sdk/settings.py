@@ -84,7 +84,8 @@ class Settings:
     )
     shutdown_timeout: float = _setting(
         5.0,
-        "Deadline in seconds for the flush at interpreter exit and for `shutdown()`.",
+        "Deadline in seconds for `shutdown()` and for the one at interpreter exit, retries included: what "
+        "is not exported by then is abandoned (`threadline.stats().spans_abandoned`).",
         "THREADLINE_SHUTDOWN_TIMEOUT",
     )
     max_tracked_sessions: int = _setting(
