@@ -7,6 +7,7 @@ from typing import Any
 from threadline import semconv as sc
 from threadline.server.api.params import iso
 from threadline.server.ingest.normalize import normalize
+from threadline.server.ingest.trace_agg import collided
 from threadline.server.intelligence.context import WindowLookup, context_window
 from threadline.server.intelligence.dropoff import Dropoff, dropoff
 from threadline.server.intelligence.lifecycle import INACTIVE_TIMEOUT, Lifecycle, lifecycle
@@ -82,6 +83,7 @@ def session_detail(
     turns = [turn(t, windows) for t in turn_rows]
     detail["turns"] = turns
     detail["conversations"] = conversations(turns)
+    detail["turn_numbers_rederived"] = any(collided(t["turn_key"]) for t in turn_rows)
     detail["journeys"] = [
         {**j, "stages": [{**s, "time": iso(s.pop("time_ns"))} for s in j["stages"]]} for j in row["journeys"]
     ]

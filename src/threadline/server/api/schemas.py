@@ -64,7 +64,10 @@ class SessionPage(BaseModel):
 
 
 class Turn(BaseModel):
-    turn_number: int
+    turn_number: int = Field(
+        description="As declared by the client (conversation.turn_number, turn.number); else, or when declared "
+        "numbers collided (turn_numbers_rederived), from the turns' start-time order in the conversation."
+    )
     conversation_id: str
     trace_ids: list[str]
     started_at: str
@@ -131,6 +134,11 @@ class Conversation(BaseModel):
 class SessionDetail(SessionSummary):
     turns: list[Turn]
     conversations: list[Conversation]
+    turn_numbers_rederived: bool = Field(
+        description="True when traces that are distinct turns declared the same turn number in a conversation "
+        "(several processes each numbering their own turns): that conversation's turns are numbered 1..n by "
+        "start time instead of as declared."
+    )
     journeys: list[SessionJourney]
     dropoff: Dropoff
 
