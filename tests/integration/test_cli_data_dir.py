@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from support.corpus import replay
 from support.otlp import PROTOBUF, request, turn
 from support.process import ServeProcess, serve
+from threadline import hash_user_id
 from threadline.server.cli.main import main
 
 CORPUS = "traceloop-sdk-0.62.4"
@@ -87,3 +88,16 @@ def test_reads_see_what_the_server_acknowledged_and_leave_it_writing(served: tup
         assert http.post("/v1/traces", content=again, headers=PROTOBUF).status_code == 200
         assert http.get("/api/v1/sessions/s-late").json()["turn_count"] == 2
     assert json.loads(cli("sessions", "show", "s-late", "--json", "--data-dir", str(data)).stdout)["turn_count"] == 2
+
+
+def test_the_database_is_read_with_the_salt_in_the_environment(served: tuple[ServeProcess, Path]) -> None:
+    process, data = served
+    hashed = hash_user_id("carol@example.com", salt="app-salt")
+    with httpx.Client(base_url=process.url) as http:
+        body = request(*turn("s-carol", start_s=0, user_id=hashed))
+        assert http.post("/v1/traces", content=body, headers=PROTOBUF).status_code == 200
+    args = ["sessions", "list", "--json", "--user", "carol@example.com", "--data-dir", str(data)]
+    salted = CliRunner(env={**CLEAN_ENV, "THREADLINE_USER_ID_SALT": "app-salt"}).invoke(main, args)
+    unsalted = CliRunner(env={**CLEAN_ENV, "THREADLINE_USER_ID_SALT": None}).invoke(main, args)
+    assert [s["session_id"] for s in json.loads(salted.stdout)["sessions"]] == ["s-carol"]
+    assert json.loads(unsalted.stdout)["sessions"] == []

@@ -83,8 +83,8 @@ def test_an_empty_export_still_has_its_columns(server: RunningServer, tmp_path: 
 def test_a_failed_export_leaves_the_old_file_and_no_temporary(server: RunningServer, tmp_path: Path) -> None:
     out = tmp_path / "sessions.jsonl"
     out.write_text("previous export\n")
-    message = one_error_line(cli("export", "--format", "jsonl", "-o", str(out), "--since", "soon", "--url", server.url))
-    assert message.startswith("Invalid value 'soon' for 'since'")
+    message = one_error_line(cli("export", "--format", "jsonl", "-o", str(out), "--ordering", "x", "--url", server.url))
+    assert message.startswith("Invalid value 'x' for 'ordering'")
     assert out.read_text() == "previous export\n"
     assert [p.name for p in tmp_path.iterdir()] == ["sessions.jsonl"]
 

@@ -34,7 +34,7 @@ def analytics(api: Api, since: str | None, until: str | None, user_id: str | Non
         r.print_json({"sessions": stats, "journeys": journeys})
         return
     heading = "Sessions " + _window_text(since, until, user_id)
-    parts: list[RenderableType] = [Text(heading, style="bold"), overview(stats), ""]
+    parts: list[RenderableType] = [r.heading(heading), overview(stats), ""]
     parts += [histogram("Turns per session", "turns", stats["turn_count_histogram"]), ""]
     if stats["dropoff_count"]:
         parts += [histogram("Drop-off by last turn", "last turn", stats["dropoff_by_turn"]), ""]
@@ -47,6 +47,8 @@ def analytics(api: Api, since: str | None, until: str | None, user_id: str | Non
     if not journeys:
         parts.append(Text("No journeys recorded in this window."))
     r.show(*parts)
+    if user_id and not stats["session_count"]:
+        click.echo(r.hashed_user_hint(user_id), err=True)
 
 
 def _window_text(since: str | None, until: str | None, user_id: str | None) -> str:
@@ -113,4 +115,4 @@ def funnel(j: dict[str, Any]) -> list[RenderableType]:
             str(st["stage_number"]), st["stage"] or r.NONE, r.count(st["sessions"]), r.rate(st["rate"]),
             _bar(st["sessions"], j["session_count"]),
         )  # fmt: skip
-    return [Text(title, style="bold"), grid]
+    return [r.heading(title), grid]

@@ -8,6 +8,7 @@ database opened read-only (ASGI in-process, no port), which is safe while a serv
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,15 +18,20 @@ from urllib.parse import quote
 import click
 import httpx
 
+from threadline.server.cli.options import UsageLine
+from threadline.server.cli.render import clean
+
 DEFAULT_URL = "http://127.0.0.1:4318"
+SALT_ENV = "THREADLINE_USER_ID_SALT"
+"""Read by ``--data-dir``, as by the server: the salt user ids are hashed with."""
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ApiRefusal(click.ClickException):
-    """The API answered with an error; ``message`` is the API's own words."""
+    """The API answered with an error; ``message`` is the API's own words (``clean``)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(clean(message))
         self.status = status
         self.code = code
 
@@ -51,8 +57,11 @@ class Api:
         self._http = http
         self.where = where
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` with ``params`` (``None`` values left out, booleans as true/false); the JSON body."""
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, missing: str | None = None) -> Any:
+        """GET ``path`` with ``params`` (``None`` values left out, booleans as true/false); the JSON body.
+
+        ``missing`` replaces the API's words when it answers 404 (they are written for API users).
+        """
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.get(path, params=query)
@@ -65,6 +74,8 @@ class Api:
         if response.is_success and body is not None:
             return body
         error = body.get("error") if isinstance(body, dict) else None
+        if response.status_code == 404 and missing is not None:
+            raise click.ClickException(clean(missing))
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             raise ApiRefusal(response.status_code, str(error.get("code")), error["message"])
         raise click.ClickException(
@@ -98,11 +109,15 @@ def _unreachable(where: str, exc: httpx.TransportError) -> click.ClickException:
     if isinstance(exc, httpx.TimeoutException):
         return click.ClickException(f"the Threadline server at {where} did not answer in time ({exc})")
     if isinstance(exc, httpx.UnsupportedProtocol):
-        return click.ClickException(f"--url {where!r} is not an http:// or https:// URL")
+        return _not_a_url(where)
     return click.ClickException(
         f"no Threadline server at {where}: start one with `threadline serve`, "
         "or pass --data-dir to read a database directly"
     )
+
+
+def _not_a_url(url: str) -> UsageLine:
+    return UsageLine(f"--url {url!r} is not an http:// or https:// URL")
 
 
 @contextmanager
@@ -116,7 +131,7 @@ def open_api(url: str, data_dir: Path | None) -> Iterator[Api]:
     try:
         http = httpx.Client(base_url=base, timeout=30.0)
     except httpx.InvalidURL:
-        raise click.ClickException(f"--url {url!r} is not an http:// or https:// URL") from None
+        raise _not_a_url(url) from None
     with http:
         yield Api(http, base)
 
@@ -137,7 +152,8 @@ def _local(data_dir: Path) -> Iterator[Api]:
     if not path.is_file():
         raise click.ClickException(f"no Threadline database at {path}: start `threadline serve --data-dir {data_dir}`")
     # The idle timeout (active vs ended) is the one the server recorded in the database.
-    app = create_app(Settings(data_dir=data_dir), read_only=True)
+    settings = Settings(data_dir=data_dir, user_id_salt=os.environ.get(SALT_ENV, ""))
+    app = create_app(settings, read_only=True)
     client = TestClient(app, base_url="http://threadline.local", raise_server_exceptions=False)
     try:
         client.__enter__()  # runs the lifespan: opens the database
@@ -175,7 +191,7 @@ def source_options(command: F) -> F:
     def wrapper(*args: Any, url: str, data_dir: Path | None, **kwargs: Any) -> Any:
         given = click.get_current_context().get_parameter_source("url") == click.core.ParameterSource.COMMANDLINE
         if data_dir is not None and given:
-            raise click.UsageError("pass --url or --data-dir, not both")
+            raise UsageLine("pass --url or --data-dir, not both")
         with open_api(url, data_dir) as api:
             return command(*args, api=api, **kwargs)
 

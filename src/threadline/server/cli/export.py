@@ -44,6 +44,8 @@ def export(api: Api, fmt: str, output: Path, level: str, filters: dict[str, Any]
             written, skipped = _turns(api, params, writer, progress)
     note = f" ({skipped} session(s) erased while exporting were left out)" if skipped else ""
     click.echo(f"Exported {written:,} {level[:-1] if written == 1 else level} to {output}{note}")
+    if not written and filters["user_id"]:
+        click.echo(r.hashed_user_hint(filters["user_id"]), err=True)
 
 
 @contextmanager

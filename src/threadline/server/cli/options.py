@@ -1,7 +1,7 @@
 """Options shared by the data commands: time windows and the session list's filters.
 
-Values go to the API as given (it validates them and says what is wrong), except relative times:
-``--since 24h`` is turned into the ISO 8601 instant 24 hours ago.
+Values go to the API as given (it validates them and says what is wrong), except times: ``--since 24h``
+is turned into the ISO 8601 instant 24 hours ago, and what is neither is refused here (exit status 2).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -21,6 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 TIME_HELP = "TIME is ISO 8601 (2026-11-21T10:00:00Z) or a time ago (90m, 24h, 7d)"
+TIME_FORMS = "a time ago (90m, 24h, 7d, 2w) or ISO 8601 such as 2026-11-21T10:00:00Z"
 SESSION_FILTERS = (
     "user_id",
     "since",
@@ -36,19 +37,30 @@ SESSION_FILTERS = (
 )
 
 
+class UsageLine(click.UsageError):
+    """A mistake on the command line, shown as one line (no usage text above it); exit status 2."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+
+
 def resolve_time(value: str | None, now: dt.datetime | None = None) -> str | None:
-    """``24h`` → the ISO 8601 instant 24 hours before ``now``; anything else unchanged."""
+    """``24h`` → the ISO 8601 instant 24 hours before ``now``; ISO 8601 unchanged; else ``ValueError``."""
     if value is None:
         return None
     match = _RELATIVE.match(value)
     if not match:
+        dt.datetime.fromisoformat(value.replace("z", "Z"))  # as the API reads it
         return value
     moment = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    return resolve_time(value)
+    try:
+        return resolve_time(value)
+    except ValueError:
+        raise UsageLine(f"{param.opts[0]} {value!r} is not a time: use {TIME_FORMS}.") from None
 
 
 def since_until(since: str, until: str) -> Callable[[F], F]:

@@ -1,16 +1,27 @@
-"""How the data commands print: a rich console, raw JSON, and short human forms of API values."""
+"""How the data commands print: a rich console, raw JSON, and short human forms of API values.
+
+Every value that came from the API and is printed (table cells, fields, headings, messages) goes
+through ``clean``: span content cannot move the cursor, clear the screen, plant a hyperlink or turn
+text around. ``--json`` prints the API's JSON as it came, with such characters as ``\\u`` escapes.
+
+Money is rounded for people and exact in ``--json``: from a dollar up, to the cent ($1,234.57); below
+a dollar, four significant digits, trailing zeros dropped down to the cent ($0.0242, $0.000027, $0.50).
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import click
 from rich.console import Console, RenderableType
+from rich.style import StyleType
 from rich.table import Table
+from rich.text import Text
 
 
 class Listing(Protocol):
@@ -52,18 +63,60 @@ def show(*parts: RenderableType) -> None:
         out.print(part)
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(data: Any) -> None:
-    """The API's JSON, indented, as it came."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """The API's JSON, indented, as it came; controls JSON leaves raw (DEL, C1, bidi) as ``\\u`` escapes."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
+
+
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: cursor moves, erasing, colours
+    r"|(?:\x1b[]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # OSC (hyperlinks, titles), DCS...
+    r"|\x1b[ -/]*[0-~]"  # other escapes (a reset, a character set)
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates."""
+_SPACES = {"\t": " ", "\n": " "}
+
+
+def clean(text: str, *, lines: bool = False) -> str:
+    """``text`` safe to print: escape sequences and control characters removed, tabs as spaces, line
+    breaks as spaces (kept with ``lines``)."""
+    text = _SEQUENCE.sub("", text.replace("\r\n", "\n"))
+    return _CONTROL.sub(lambda m: "\n" if lines and m[0] == "\n" else _SPACES.get(m[0], ""), text)
+
+
+def heading(text: str) -> Text:
+    return Text(clean(text), style="bold")
+
+
+class Grid(Table):
+    """A table whose text cells are ``clean``, line breaks kept in the columns listed in ``multiline``."""
+
+    multiline: frozenset[int] = frozenset()
+
+    def add_row(
+        self, *renderables: RenderableType | None, style: StyleType | None = None, end_section: bool = False
+    ) -> None:
+        cells = [
+            clean(cell, lines=index in self.multiline) if isinstance(cell, str) else cell
+            for index, cell in enumerate(renderables)
+        ]
+        super().add_row(*cells, style=style, end_section=end_section)
 
 
 def table(*columns: str, title: str | None = None) -> Table:
     """A table; a column name may start with a mark: ``>`` a number (right-aligned), ``…`` text that takes
-    the width left and is cut to one line, ``~`` the same but wrapped. Other columns never wrap."""
+    the width left and is cut to one line, ``~`` the same but wrapped (line breaks kept). Other columns
+    never wrap."""
     flexible = any(column[:1] in ("~", "…") for column in columns)
-    grid = Table(
+    grid = Grid(
         title=title, title_justify="left", header_style="bold", show_edge=False, pad_edge=False, expand=flexible
     )
+    grid.multiline = frozenset(i for i, column in enumerate(columns) if column[:1] == "~")
     for column in columns:
         mark, name = (column[0], column[1:]) if column[:1] in (">", "~", "…") else ("", column)
         grid.add_column(
@@ -78,7 +131,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 def fields(rows: list[tuple[str, str]]) -> Table:
     """Label / value pairs, one per line."""
-    grid = Table.grid(padding=(0, 2))
+    grid = Grid.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for label, value in rows:
@@ -87,12 +140,15 @@ def fields(rows: list[tuple[str, str]]) -> Table:
 
 
 def money(usd: float | None) -> str:
-    """USD: cents from a dollar up, two significant digits below a cent ($0.00021)."""
+    """USD for people: to the cent from a dollar up, else four significant digits ($0.0242)."""
     if usd is None:
         return NONE
-    if usd == 0 or abs(usd) >= 0.01:
-        return f"${usd:,.2f}"
-    return f"${usd:.{1 - math.floor(math.log10(abs(usd)))}f}"
+    sign, usd = ("-" if usd < 0 else ""), abs(usd)
+    if usd == 0 or usd >= 1:
+        return f"{sign}${usd:,.2f}"
+    digits = f"{usd:.{3 - math.floor(math.log10(usd))}f}"
+    whole, _, decimals = digits.partition(".")
+    return f"{sign}${whole}.{decimals.rstrip('0').ljust(2, '0')}"
 
 
 def count(n: int | float | None) -> str:
@@ -141,10 +197,10 @@ def yes(flag: bool | None) -> str:
 
 
 def shorten(text: str | None, width: int) -> str:
-    """One line of at most ``width`` characters."""
+    """One ``clean`` line of at most ``width`` characters."""
     if not text:
         return NONE
-    line = " ".join(text.split())
+    line = " ".join(clean(text).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -161,8 +217,10 @@ def show_listing(
     all_pages: bool,
     as_json: bool,
     render: Callable[[list[dict[str, Any]]], RenderableType],
+    empty_hint: str | None = None,
 ) -> None:
-    """One page of a list endpoint (or every page), as the API's JSON or as a table with a hint to go on."""
+    """One page of a list endpoint (or every page), as the API's JSON or as a table with a hint to go on;
+    ``empty_hint`` goes to stderr when nothing matches."""
     if all_pages:
         rows = [row for page in api.pages(path, params, key) for row in page]
         next_cursor = None
@@ -174,7 +232,18 @@ def show_listing(
         return
     if not rows:
         click.echo(f"No {key} match.")
+        if empty_hint:
+            click.echo(empty_hint, err=True)
         return
     show(render(rows))
     if next_cursor:
-        click.echo(f"More {key}: add --cursor {next_cursor} (or --all for every page).", err=True)
+        click.echo(f"More {key}: add --cursor {clean(next_cursor)} (or --all for every page).", err=True)
+
+
+def hashed_user_hint(user_id: str) -> str:
+    """One line: user ids may be stored hashed, and how to find the stored form of ``user_id``."""
+    lookup = f"python -c \"import threadline; print(threadline.hash_user_id({user_id!r}, salt='YOUR_SALT'))\""
+    return clean(
+        f"User ids may be stored hashed: look one up with `{lookup}` (the application's THREADLINE_USER_ID_SALT), "
+        "or start the server with THREADLINE_USER_ID_SALT set to the application's salt."
+    )

@@ -31,9 +31,11 @@ def list_sessions(
 ) -> None:
     """List sessions, with filters and ordering."""
     params = {**filters, "limit": limit, "cursor": cursor}
+    hint = r.hashed_user_hint(filters["user_id"]) if filters["user_id"] else None
     r.show_listing(
-        api, "/api/v1/sessions", "sessions", params, all_pages=all_pages, as_json=as_json, render=sessions_table
-    )
+        api, "/api/v1/sessions", "sessions", params, all_pages=all_pages, as_json=as_json, render=sessions_table,
+        empty_hint=hint,
+    )  # fmt: skip
 
 
 def sessions_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
@@ -68,11 +70,12 @@ def show_session(api: Api, session_id: str, full: bool, as_json: bool) -> None:
     Its summary, then each turn (latency, tokens, cost, error, input → output), its journeys and
     whether it dropped off.
     """
-    detail = api.get_json(f"/api/v1/sessions/{segment(session_id)}")
+    missing = f"No session {session_id!r}. List sessions with `threadline sessions list`."
+    detail = api.get_json(f"/api/v1/sessions/{segment(session_id)}", missing=missing)
     if as_json:
         r.print_json(detail)
         return
-    parts: list[RenderableType] = [Text(f"Session {detail['session_id']}", style="bold"), summary(detail), ""]
+    parts: list[RenderableType] = [r.heading(f"Session {detail['session_id']}"), summary(detail), ""]
     parts += [turns_table(detail["turns"], full, len(detail["conversations"]) > 1), ""]
     if detail["journeys"]:
         parts += [journeys_table(detail["journeys"]), ""]
@@ -89,7 +92,7 @@ def summary(s: dict[str, Any]) -> Table:
         [
             ("user", s["user_id"] or r.NONE),
             ("status", status + (f", reopened {s['reopened_count']}×" if s["reopened_count"] else "")),
-            ("turns", f"{s['turn_count']} ({s['errored_turn_count']} errored)"),
+            ("turns", turn_counts(s)),
             ("calls", f"{s['llm_call_count']} LLM, {s['tool_call_count']} tool, {s['error_count']} errored span(s)"),
             ("tokens", f"{r.tokens(s['input_tokens'], s['output_tokens'])} ({r.count(s['total_tokens'])} in all)"),
             ("cost", cost),
@@ -103,6 +106,20 @@ def summary(s: dict[str, Any]) -> Table:
     )
 
 
+def turn_counts(s: dict[str, Any]) -> str:
+    """The number of turns and of those the rows mark: errored, and (not errored) with a failed tool."""
+    errored = sum(1 for t in s["turns"] if t["error"])
+    tool_failed = sum(1 for t in s["turns"] if t["tool_error"] and not t["error"])
+    return f"{s['turn_count']} ({errored} errored" + (f", {tool_failed} with a failed tool)" if tool_failed else ")")
+
+
+def _problem(t: dict[str, Any]) -> str:
+    """What went wrong in a turn: its error, else a failed tool."""
+    if t["error"]:
+        return str(t["error_message"] or "error")
+    return "tool failed" if t["tool_error"] else r.NONE
+
+
 def turns_table(turns: list[dict[str, Any]], full: bool, show_conversation: bool) -> Table:
     columns = ["conversation"] if show_conversation else []
     grid = r.table(
@@ -110,7 +127,7 @@ def turns_table(turns: list[dict[str, Any]], full: bool, show_conversation: bool
         "~input → output" if full else "…input → output", title="Turns",
     )  # fmt: skip
     for t in turns:
-        error = (t["error_message"] or "error") if t["error"] else ("tool failed" if t["tool_error"] else r.NONE)
+        error = _problem(t)
         exchange = f"{r.shorten(t['input'], 60)} → {r.shorten(t['output'], 60)}"
         if full:
             exchange = f"{t['input'] or r.NONE}\n→ {t['output'] or r.NONE}"
@@ -153,4 +170,4 @@ def dropoff_line(d: dict[str, Any]) -> Text:
         else None,
     ]
     told = "the client said so" if d["source"] == "client" else "derived"
-    return Text(f"Drop-off: yes ({told}): " + ", ".join(f for f in facts if f), style="bold red")
+    return Text(r.clean(f"Drop-off: yes ({told}): " + ", ".join(f for f in facts if f)), style="bold red")

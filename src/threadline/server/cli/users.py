@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 from rich.table import Table
-from rich.text import Text
 
 from threadline.server.cli import render as r
 from threadline.server.cli.client import Api, segment, source_options
@@ -64,7 +63,8 @@ def users_table(rows: list[dict[str, Any]]) -> Table:
 @source_options
 def show_user(api: Api, user_id: str, as_json: bool) -> None:
     """Show one user and their recent sessions."""
-    u = api.get_json(f"/api/v1/users/{segment(user_id)}")
+    missing = f"No user {user_id!r}. List users with `threadline users`. " + r.hashed_user_hint(user_id)
+    u = api.get_json(f"/api/v1/users/{segment(user_id)}", missing=missing)
     if as_json:
         r.print_json(u)
         return
@@ -80,7 +80,7 @@ def show_user(api: Api, user_id: str, as_json: bool) -> None:
         ]
     )
     recent = sessions_table(u["recent_sessions"], title="Recent sessions")
-    r.show(Text(f"User {u['user_id']}", style="bold"), summary, "", recent)
+    r.show(r.heading(f"User {u['user_id']}"), summary, "", recent)
 
 
 class UsersGroup(click.Group):
