@@ -101,3 +101,12 @@ def test_the_database_is_read_with_the_salt_in_the_environment(served: tuple[Ser
     unsalted = CliRunner(env={**CLEAN_ENV, "THREADLINE_USER_ID_SALT": None}).invoke(main, args)
     assert [s["session_id"] for s in json.loads(salted.stdout)["sessions"]] == ["s-carol"]
     assert json.loads(unsalted.stdout)["sessions"] == []
+
+
+def test_a_data_dir_under_home_may_be_named_with_a_tilde(
+    served: tuple[ServeProcess, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, data = served
+    monkeypatch.setenv("HOME", str(data.parent))
+    listed = json.loads(cli("sessions", "list", "--json", "--data-dir", f"~/{data.name}").stdout)
+    assert "sess-tl-alpha" in {s["session_id"] for s in listed["sessions"]}

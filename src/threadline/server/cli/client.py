@@ -144,6 +144,7 @@ def _local(data_dir: Path) -> Iterator[Api]:
     from threadline.server.settings import Settings
     from threadline.server.store.sqlite.db import database_path
 
+    data_dir = data_dir.expanduser()  # as `threadline serve` reads it, when a quoted ~ reached us
     path = database_path(data_dir)
     if not data_dir.is_dir():
         raise click.ClickException(
