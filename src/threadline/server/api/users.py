@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
+from threadline.server import queries
 from threadline.server.api import params, present
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, user_forms
 from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, UserPage
 from threadline.server.errors import NotFound
 from threadline.server.ingest.stitch import Stitcher
-from threadline.server.store.base import USER_ORDERINGS, Erased, IngestTransaction, SessionQuery, UserQuery
+from threadline.server.store.base import Erased, IngestTransaction
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -38,49 +39,21 @@ async def list_users(
     limit: Annotated[str | None, Query(description="1..500, default 50")] = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    name, descending = params.parse_ordering(ordering, USER_ORDERINGS, default="last_seen")
-    kind = ("-" if descending else "") + name
-    query = UserQuery(
-        ordering=name,
-        descending=descending,
-        limit=params.parse_limit(limit),
-        since_ns=params.parse_timestamp("since", since),
-        until_ns=params.parse_timestamp("until", until),
-        returning=params.parse_bool("returning", returning),
-    )
-    after = params.decode_cursor(cursor, kind, 2)
-    if after is not None:
-        query.after = (after[0], str(after[1]))
-    page = await run_in_threadpool(rt.store.list_users, DEFAULT_PROJECT, query)
-    return {
-        "users": [present.user(row) for row in page.rows],
-        "next_cursor": params.encode_cursor(kind, page.next_after) if page.next_after else None,
+    raw = {
+        "since": since,
+        "until": until,
+        "returning": returning,
+        "ordering": ordering,
+        "limit": limit,
+        "cursor": cursor,
     }
+    return await run_in_threadpool(queries.user_page, rt, raw)
 
 
 @router.get("/{user_id:path}", response_model=UserDetail, responses=_ERRORS)
 async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """The user's rollup and their 50 most recent sessions. ``user_id`` as stored, or before hashing."""
-    now = rt.clock()
-
-    def load() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        for form in user_forms(rt, user_id):
-            row = rt.store.get_user(DEFAULT_PROJECT, form)
-            if row is not None:
-                query = SessionQuery(user_id=form, now_ns=now, idle_timeout_ns=rt.idle_timeout_ns)
-                return row, rt.store.list_sessions(DEFAULT_PROJECT, query).rows
-        return None, []
-
-    row, sessions = await run_in_threadpool(load)
-    if row is None:
-        raise NotFound(
-            f"No user {user_id!r}, as given or hashed with the server's user_id_salt. "
-            "List users with GET /api/v1/users.",
-            detail={"user_id": user_id},
-        )
-    detail = present.user(row)
-    detail["recent_sessions"] = [present.session_summary(s, now, rt.idle_timeout_ns) for s in sessions]
-    return detail
+    return await run_in_threadpool(queries.user_detail, rt, user_id)
 
 
 @router.delete("/{user_id:path}", response_model=ErasureResult, responses=_ERRORS)

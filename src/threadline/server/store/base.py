@@ -187,6 +187,8 @@ class SessionQuery:
     limit: int = 50
     after: tuple[Any, int] | None = None
     """Keyset position: (ordering value, session pk) of the last row of the previous page."""
+    session_ids: Sequence[str] | None = None
+    """Only these sessions (a live view asking which changed sessions still match its filters)."""
 
 
 @dataclass(slots=True)
@@ -291,6 +293,10 @@ class Store(Protocol):
         ...
 
     def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]: ...
+
+    def models(self, project_id: int) -> list[str]:
+        """Every model a session of the project called, by name."""
+        ...
 
     def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
         """Sessions with no explicit end whose last activity lies in (from_ns, to_ns]."""

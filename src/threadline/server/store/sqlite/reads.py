@@ -58,6 +58,9 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
     if query.user_id is not None:
         where.append("user_id = ?")
         params.append(query.user_id)
+    if query.session_ids is not None:
+        where.append(f"session_id IN ({','.join('?' * len(query.session_ids))})")
+        params.extend(query.session_ids)
     add_window(where, params, query.since_ns, query.until_ns)
     if query.min_turns is not None:
         where.append("turn_count >= ?")
@@ -228,3 +231,19 @@ def stats(conn: sqlite3.Connection, project_id: int) -> Stats:
         (project_id,),
     ).fetchone()
     return Stats(*(row or (0, 0, 0, 0, 0)))
+
+
+def models(conn: sqlite3.Connection, project_id: int) -> list[str]:
+    """Distinct models, stepping through the (model, session) index: one seek per model, not a scan."""
+    rows = conn.execute(
+        """
+        WITH RECURSIVE found(model) AS (
+            SELECT min(model) FROM session_models
+            UNION ALL
+            SELECT (SELECT min(model) FROM session_models WHERE model > found.model) FROM found
+            WHERE found.model IS NOT NULL
+        )
+        SELECT model FROM found WHERE model IS NOT NULL
+        """
+    )
+    return [r[0] for r in rows]

@@ -126,6 +126,9 @@ class SqliteStore:
     def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]:
         return analytics.session_journeys(self._reader(), project_id, window)
 
+    def models(self, project_id: int) -> list[str]:
+        return reads.models(self._reader(), project_id)
+
     def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
         return reads.sessions_going_idle(self._reader(), project_id, from_ns, to_ns)
 
