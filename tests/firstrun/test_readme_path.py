@@ -25,7 +25,8 @@ def started(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[str]
     with subprocess.Popen(
         command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         try:
             ready, _, _ = select.select([process.stdout], [], [], 60)
             line = process.stdout.readline() if ready else ""
@@ -59,7 +60,8 @@ def run(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPro
 
 def test_the_readme_commands_answer_against_make_run(tmp_path: Path) -> None:
     commands = readme_commands()
-    assert any(c.startswith("curl ") for c in commands) and any(c.startswith(".venv/bin/") for c in commands)
+    assert any(c.startswith("curl ") for c in commands)
+    assert any(c.startswith(".venv/bin/") for c in commands)
     port = free_port()
     env = {"THREADLINE_PORT": str(port), "THREADLINE_URL": f"http://127.0.0.1:{port}"}
     with started(make_run_command(), tmp_path, env) as url:
@@ -74,7 +76,8 @@ def test_the_readme_commands_answer_against_make_run(tmp_path: Path) -> None:
                 if "sessions" in body:
                     assert body["sessions"], f"{command} listed no session of the demo"
             else:
-                assert result.stdout.strip() and "No sessions match" not in result.stdout, (command, result.stdout)
+                assert result.stdout.strip(), command
+                assert "No sessions match" not in result.stdout, (command, result.stdout)
     assert (tmp_path / "threadline-data" / "threadline.db").is_file()  # the default folder, relative to cwd
 
 

@@ -17,7 +17,8 @@ from support.process import free_port
 
 def serve(data_dir: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``threadline serve`` with this data folder; it must refuse at once, so a timeout is a failure."""
-    command = [sys.executable, "-m", "threadline.server.cli", "serve", "--port", str(free_port()), "--data-dir", data_dir]
+    port = str(free_port())
+    command = [sys.executable, "-m", "threadline.server.cli", "serve", "--port", port, "--data-dir", data_dir]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
 
 

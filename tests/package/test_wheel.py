@@ -92,6 +92,7 @@ def test_the_wheel_serves_and_the_sdk_alone_sends(dist: Path, tmp_path: Path) ->
         assert shown.returncode == 0, shown.stderr
         assert "Where is my parcel?" in shown.stdout
         reference = httpx.get(f"{url}/docs", timeout=10)
-        assert reference.status_code == 200 and "/static/threadline.css" in reference.text
+        assert reference.status_code == 200
+        assert "/static/threadline.css" in reference.text
         assert httpx.get(f"{url}/static/threadline.css", timeout=10).status_code == 200
     assert (cwd / "threadline-data" / "threadline.db").is_file()
