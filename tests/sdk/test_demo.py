@@ -82,6 +82,7 @@ def test_serve_demo_fills_an_empty_server_and_stops_cleanly(tmp_path: Path) -> N
         try:
             assert process.stdout is not None
             assert process.stdout.readline().startswith(f"Threadline listening on http://127.0.0.1:{port}")
+            assert process.stdout.readline().startswith(f"Open http://127.0.0.1:{port}/ for the sessions")
             assert process.stdout.readline().startswith("Demo:")
             deadline = time.monotonic() + 30
             stats: dict[str, Any] = {}
@@ -95,3 +96,25 @@ def test_serve_demo_fills_an_empty_server_and_stops_cleanly(tmp_path: Path) -> N
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=20)
     assert code == 0
+
+
+def test_a_restarted_demo_adds_no_second_day_of_history(server: RunningServer) -> None:
+    """``make run`` twice: the second demo finds sessions and sends only live ones (none here)."""
+    first = Demo(server.url, seed=None, live=False, start_ns=time.time_ns() - 2 * DAY_NS)
+    first.run()
+    with server.client() as client:
+        before = client.get("/api/v1/stats").json()
+    second = Demo(server.url, seed=None, live=False, start_ns=time.time_ns() - 2 * DAY_NS)
+    second.run()
+    with server.client() as client:
+        after = client.get("/api/v1/stats").json()
+    assert before["session_count"] >= 20
+    assert second.session_ids == []
+    assert after == before
+
+
+def test_the_demo_hashes_users_with_the_salt_it_is_given(server: RunningServer) -> None:
+    Demo(server.url, seed=3, live=False, start_ns=time.time_ns() - 2 * DAY_NS, user_id_salt="").run()
+    with server.client() as client:  # the server's salt is empty too: the address finds the user
+        found = client.get("/api/v1/sessions", params={"user_id": "maria@example.com"}).json()["sessions"]
+    assert found

@@ -21,7 +21,8 @@ from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
-from threadline.server.web import reference
+from threadline.server.web import live as web_live
+from threadline.server.web import pages, reference
 
 
 def create_app(
@@ -98,6 +99,8 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(system.router)
     app.include_router(reference.router)
+    app.include_router(pages.router)
+    app.include_router(web_live.router)
     app.mount("/static", StaticFiles(packages=[("threadline.server.web", "static")]), name="static")
     return app
 

@@ -67,12 +67,15 @@ async def run(settings: Settings) -> None:
         await asyncio.sleep(0.05)
     if server.started:
         click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {store.path.parent})")
+        click.echo(f"Open http://{settings.host}:{settings.port}/ for the sessions; the API is described at /docs")
     demo = None
     if server.started and settings.demo:
         from threadline.server.demo import start_demo
 
         host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
-        demo = start_demo(f"http://{f'[{host}]' if ':' in host else host}:{settings.port}")
+        demo = start_demo(
+            f"http://{f'[{host}]' if ':' in host else host}:{settings.port}", user_id_salt=settings.user_id_salt
+        )
         click.echo("Demo: a travel assistant built on the Threadline SDK is sending sessions")
     try:
         await task
