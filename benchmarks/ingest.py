@@ -6,8 +6,9 @@
 Starts ``threadline serve`` in its own process, sends a seeded workload of multi-turn agent sessions
 (4 spans per turn, 5 turns per session) over HTTP from several concurrent senders, and measures:
 end-to-end spans/s (from the first request until ``/api/v1/stats`` counts every span), the server's
-peak RSS, bytes on disk per span, and the p50 latency of the session list (every ordering), session
-detail and trace queries over the full data set. Each figure is printed with its target and the
+peak RSS, bytes on disk per span, the p50 latency of the session list (every ordering), session
+detail and trace queries over the full data set, and of the web UI's pages (the sessions page, and the
+page of a 20-turn session) with the size of the script they ship. Each figure is printed with its target and the
 ratio to it; with ``--baseline-spans`` the same senders also send part of the workload to the
 baseline server (``--baseline``, see ``baseline.py``) in the same run, and the ratio of the two
 ingest rates is printed.
@@ -16,15 +17,26 @@ ingest rates is printed.
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 import time
 import urllib.parse
+from pathlib import Path
 
 from harness import cpu_count, get_json, p50_ms, send_all, threadline_server
 from workload import Workload, requests
 
 ORDERINGS = ("last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count")
-TARGETS = {"spans_per_s": 50_000, "list_p50_ms": 20.0, "detail_p50_ms": 20.0, "rss_mb": 400.0}
+TARGETS = {
+    "spans_per_s": 50_000,
+    "list_p50_ms": 20.0,
+    "detail_p50_ms": 20.0,
+    "rss_mb": 400.0,
+    "page_p50_ms": 50.0,
+    "js_kb_compressed": 150.0,
+}
+LONG_SESSIONS = Workload(sessions=20, turns_per_session=20, seed=1007)
+"""Sessions of 20 turns, sent after the main workload, for the session page's figure."""
 
 
 def main() -> None:
@@ -67,6 +79,8 @@ def main() -> None:
         del bodies
 
         queries(server.port, args.samples, random.Random(args.seed))
+        send_all(server.port, list(requests(LONG_SESSIONS, time.time_ns())), 1)
+        pages(server.port, args.samples)
         server.stop()
         print(f"\n  {'bytes on disk per span (after stop)':<34}{server.disk_bytes() / workload.total_spans:>10.0f} B")
         baseline_rate = None
@@ -120,6 +134,26 @@ def queries(port: int, samples: int, rng: random.Random) -> None:
     report(
         "trace (span tree)", p50_ms(port, [f"/api/v1/traces/{t}" for t in trace_ids]), "ms", TARGETS["detail_p50_ms"]
     )
+
+
+def pages(port: int, samples: int) -> None:
+    """The web UI over the same data: the server's answer time for whole pages, and the script it ships."""
+    print("\npages (p50 over HTTP, whole HTML pages):")
+    report("/ (sessions, 50 rows)", p50_ms(port, ["/"], rounds=samples), "ms", TARGETS["page_p50_ms"])
+    for name, query in (("by cost", "ordering=-total_cost"), ("searched", "q=refund"), ("last 24h", "range=24h")):
+        report(f"/ {name}", p50_ms(port, [f"/?{query}"], rounds=samples), "ms", TARGETS["page_p50_ms"])
+    long = get_json(port, "/api/v1/sessions?ordering=-turn_count&limit=20")["sessions"]
+    assert all(s["turn_count"] == 20 for s in long), [s["turn_count"] for s in long]
+    paths = [f"/sessions/{s['session_id']}" for s in long]
+    report("session page (20 turns)", p50_ms(port, paths, rounds=max(samples // len(paths), 1)), "ms",
+           TARGETS["page_p50_ms"])  # fmt: skip
+    report("JavaScript shipped, gzip", shipped_script_kb(), "KB", TARGETS["js_kb_compressed"])
+
+
+def shipped_script_kb() -> float:
+    """Every script the pages load, gzip-compressed as a server or proxy would send it, in KB."""
+    static = Path(__file__).resolve().parents[1] / "src" / "threadline" / "server" / "web" / "static"
+    return sum(len(gzip.compress(path.read_bytes(), 9)) for path in static.rglob("*.js")) / 1000
 
 
 if __name__ == "__main__":

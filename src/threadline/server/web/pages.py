@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from threadline.server import queries
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
@@ -37,6 +37,12 @@ def _refused(call: Callable[[], dict[str, Any]], empty: dict[str, Any]) -> tuple
 
 def _not_found(message: str, back_href: str, back_label: str) -> HTMLResponse:
     return page("not_found.html", 404, message=message, back_href=back_href, back_label=back_label)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> RedirectResponse:
+    """Browsers ask for it whatever the page's icon link says."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/", response_class=HTMLResponse)
