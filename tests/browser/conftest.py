@@ -118,6 +118,14 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]:
         yield Filled(server, bulk, batch, erratic, orphan[0].trace_id.hex())
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server holding what ``make run`` shows a newcomer: the demo's day of sessions."""
+    with run_server(tmp_path_factory.mktemp("demo") / "data") as server:
+        Demo(server.url, seed=7, live=False, start_ns=time.time_ns() - 26 * 3600 * 10**9, user_id_salt="").run()
+        yield server
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh page; the test fails on any script error or refused resource (CSP included)."""

@@ -3,6 +3,7 @@ and a screenshot of each page in each theme left under tests/browser/screenshots
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -12,13 +13,18 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from browser.conftest import SCREENSHOTS, Filled
+from support.server import RunningServer
 from threadline.server import humanize
 
 
-def api(filled: Filled, path: str, **params: Any) -> Any:
-    response = httpx.get(filled.url + path, params=params, timeout=10)
+def api_at(base: str, path: str, **params: Any) -> Any:
+    response = httpx.get(base + path, params=params, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def api(filled: Filled, path: str, **params: Any) -> Any:
+    return api_at(filled.url, path, **params)
 
 
 def test_analytics_shows_the_apis_figures(page: Page, filled: Filled) -> None:
@@ -76,31 +82,36 @@ def test_users_sort_and_link_to_their_sessions(page: Page, filled: Filled) -> No
     expect(page.locator("#session-rows tr")).to_have_count(min(top["session_count"], 50))
 
 
-PAGES = [
-    ("sessions", "/"),
-    ("drawer", "/?open=erratic-session"),
-    ("session", "/sessions/erratic-session"),
-    ("analytics", "/analytics"),
-    ("users", "/users"),
-    ("api-reference", "/docs"),
-    ("orphan-traces", "/traces?orphan=true"),
-]
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe_and_is_photographed(browser: Browser, filled: Filled, scheme: str) -> None:
-    """No serious or critical accessibility violation on any page, in either theme."""
-    first_user = api(filled, "/api/v1/users", ordering="-session_count")["users"][0]["user_id"]
-    trace = api(filled, "/api/v1/sessions/erratic-session")["turns"][1]["trace_ids"][0]
-    pages = [*PAGES, ("user", f"/users/{quote(first_user, safe='')}"), ("trace", f"/traces/{trace}")]
+def test_every_page_passes_axe_and_is_photographed(browser: Browser, demo: RunningServer, scheme: str) -> None:
+    """No serious or critical accessibility violation on any page, in either theme (the demo's data)."""
+    get = functools.partial(api_at, demo.url)
+    longest = get("/api/v1/sessions", ordering="-turn_count", limit=1)["sessions"][0]["session_id"]
+    failed = get("/api/v1/sessions", dropped_off="true", has_error="true", limit=1)["sessions"][0]["session_id"]
+    trace = get(f"/api/v1/sessions/{failed}")["turns"][-1]["trace_ids"][0]
+    user = get("/api/v1/users", ordering="-session_count")["users"][0]["user_id"]
+    pages = [
+        ("sessions", "/"),
+        ("drawer", f"/?open={longest}"),
+        ("session", f"/sessions/{failed}"),
+        ("trace", f"/traces/{trace}"),
+        ("analytics", "/analytics"),
+        ("users", "/users"),
+        ("user", f"/users/{user}"),
+        ("api-reference", "/docs"),
+        ("orphan-traces", "/traces?orphan=true"),
+    ]
     context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     axe = Axe()
     SCREENSHOTS.mkdir(exist_ok=True)
     problems = []
     for index, (name, path) in enumerate(pages):
-        page.goto(filled.url + path)
+        page.goto(demo.url + path)
         page.wait_for_load_state("networkidle")
+        if name == "session":  # show a turn's span tree, as someone debugging would
+            page.locator("article.turn").last.locator("summary", has_text="Spans").click()
+            page.locator("[data-trace-tree]").last.wait_for()
         result = axe.run(page)
         serious = [v for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
         problems += [f"{path}: {v['id']} ({v['impact']}): {v['help']}" for v in serious]

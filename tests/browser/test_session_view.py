@@ -93,6 +93,7 @@ def test_errors_and_tool_failures_are_shown_where_they_happened(page: Page, fill
     turns = page.locator("article.turn")
     expect(turns.nth(0).get_by_role("note")).to_contain_text("HTTP 500 upstream")
     expect(turns.nth(1).get_by_role("note")).to_contain_text("A tool call failed")
+    expect(turns.nth(1).get_by_role("note")).to_contain_text("card_declined: insufficient funds")
     turns.nth(1).locator("summary", has_text="Spans").click()
     tree = turns.nth(1).locator("[data-trace-tree]")
     tree.locator(".span-row", has_text="charge_card").click()

@@ -114,6 +114,7 @@ def turn(row: dict[str, Any], windows: WindowLookup) -> dict[str, Any]:
         "error": row["error"],
         "error_message": row["error_message"],
         "tool_error": row["tool_error"],
+        "tool_error_message": row["tool_error_message"],
         "agent_last_action": row["last_action"],
         "model": row["model"],
         "context_tokens": context.tokens,

@@ -86,6 +86,7 @@ class Turn(BaseModel):
     error: bool
     error_message: str | None
     tool_error: bool
+    tool_error_message: str | None = Field(description="The first failed tool call's status message, if any.")
     agent_last_action: Literal["answered", "asked_question", "error", "tool_failure"] | None
     model: str | None
     context_tokens: int | None

@@ -106,6 +106,7 @@ class TurnRollup:
     error: bool
     error_message: str | None
     tool_error: bool
+    tool_error_message: str | None
     input_trace_id: bytes | None
     input_text: str | None
     output_trace_id: bytes | None
@@ -234,7 +235,8 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
         context = as_int(seed.get(sc.CONTEXT_CURRENT_TOKENS))
     if context is None:
         context = last_llm.last_llm_input_tokens
-    tool_error = any(t.tool_error for t in ordered)
+    tool_failed = min((t for t in ordered if t.tool_error), key=lambda t: t.tool_error_at, default=None)
+    tool_error = tool_failed is not None
     return TurnRollup(
         conversation_id=conversation_id,
         key=key,
@@ -248,6 +250,7 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
         error=errored is not None,
         error_message=errored.error_message if errored is not None else None,
         tool_error=tool_error,
+        tool_error_message=tool_failed.tool_error_message if tool_failed is not None else None,
         input_trace_id=best_in.trace_id if best_in.input_text else None,
         input_text=best_in.input_text,
         output_trace_id=best_out.trace_id if best_out.output_text else None,

@@ -56,6 +56,9 @@ class TraceAgg:
     error_ns: int = 0
     error_span: str = ""
     tool_error: bool = False
+    tool_error_message: str | None = None
+    """The first failed tool call's message (by start time, then span id)."""
+    tool_error_at: tuple[int, str] = (0, "")
     input_text: str | None = None
     input_rank: tuple[int, int, str] = _NO_RANK
     output_text: str | None = None
@@ -174,6 +177,10 @@ class TraceAgg:
             return
         self.error_span_count += 1
         if facts.category == "tool":
+            at = (span.start_ns, span.span_id.hex())
+            if not self.tool_error or at < self.tool_error_at:
+                self.tool_error_message = facts.error_message
+                self.tool_error_at = at
             self.tool_error = True
             return
         if not self.error or (span.start_ns, span.span_id.hex()) < (self.error_ns, self.error_span):

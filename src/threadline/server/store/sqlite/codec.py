@@ -76,7 +76,8 @@ TRACE_COLUMNS = (
 )
 _AGG_FIELDS = tuple(f.name for f in fields(TraceAgg) if f.name not in TRACE_COLUMNS and f.name != "trace_id")
 _AGG_NAMES = frozenset(_AGG_FIELDS)
-_TUPLE_FIELDS = frozenset({"input_rank", "output_rank"})
+_TUPLE_FIELDS = frozenset(f.name for f in fields(TraceAgg) if str(f.type).startswith("tuple["))
+"""Fields JSON turns into lists: made tuples again when decoded (they are compared with tuples)."""
 
 
 def encode_trace(agg: TraceAgg) -> tuple[Any, ...]:

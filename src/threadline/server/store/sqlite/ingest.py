@@ -48,8 +48,9 @@ _TURN_UPSERT = """
 INSERT INTO turns (
     session_pk, conversation_id, turn_key, turn_number, trace_ids, start_ns, end_ns, span_count, llm_call_count,
     tool_call_count, agent_run_count, input_tokens, output_tokens, total_cost_usd, cost_source, error,
-    error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes, model, last_action
-) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    error_message, tool_error, input_trace_id, output_trace_id, context_tokens, attributes, model, last_action,
+    tool_error_message
+) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (session_pk, conversation_id, turn_key) DO UPDATE SET
     turn_number = excluded.turn_number, trace_ids = excluded.trace_ids, start_ns = excluded.start_ns,
     end_ns = excluded.end_ns, span_count = excluded.span_count, llm_call_count = excluded.llm_call_count,
@@ -59,7 +60,7 @@ ON CONFLICT (session_pk, conversation_id, turn_key) DO UPDATE SET
     error_message = excluded.error_message, tool_error = excluded.tool_error,
     input_trace_id = excluded.input_trace_id, output_trace_id = excluded.output_trace_id,
     context_tokens = excluded.context_tokens, attributes = excluded.attributes, model = excluded.model,
-    last_action = excluded.last_action
+    last_action = excluded.last_action, tool_error_message = excluded.tool_error_message
 """
 _USER_UPSERT = """
 INSERT INTO users (project_id, user_id, session_count, turn_count, trace_count, error_count, input_tokens,
@@ -374,5 +375,5 @@ def _turn_row(session_pk: int, t: TurnRollup) -> tuple[object, ...]:
         t.start_ns, t.end_ns, t.span_count, t.llm_call_count, t.tool_call_count, t.agent_run_count,
         t.input_tokens, t.output_tokens, t.total_cost_usd, t.cost_source, int(t.error), t.error_message,
         int(t.tool_error), t.input_trace_id, t.output_trace_id, t.context_tokens,
-        orjson.dumps(t.attributes, option=_NON_STR).decode(), t.model, t.last_action,
+        orjson.dumps(t.attributes, option=_NON_STR).decode(), t.model, t.last_action, t.tool_error_message,
     )  # fmt: skip

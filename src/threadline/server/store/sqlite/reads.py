@@ -141,8 +141,9 @@ def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> lis
         """
         SELECT t.conversation_id, t.turn_key, t.turn_number, t.trace_ids, t.start_ns, t.end_ns, t.span_count,
                t.llm_call_count, t.tool_call_count, t.agent_run_count, t.input_tokens, t.output_tokens,
-               t.total_cost_usd, t.cost_source, t.error, t.error_message, t.tool_error, t.context_tokens,
-               t.attributes, t.model, t.last_action, ti.input_text AS input, tout.output_text AS output
+               t.total_cost_usd, t.cost_source, t.error, t.error_message, t.tool_error, t.tool_error_message,
+               t.context_tokens, t.attributes, t.model, t.last_action,
+               ti.input_text AS input, tout.output_text AS output
         FROM turns t
         LEFT JOIN traces ti ON ti.project_id = ? AND ti.trace_id = t.input_trace_id
         LEFT JOIN traces tout ON tout.project_id = ? AND tout.trace_id = t.output_trace_id
