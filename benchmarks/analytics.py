@@ -1,4 +1,4 @@
-"""Session analytics speed at scale, and what session intelligence costs at ingest (SPEC §7).
+"""Session analytics speed at scale, and what session intelligence costs at ingest (the README's Performance targets).
 
     python benchmarks/analytics.py                   # 50,000 sessions / 1,000,000 spans
     python benchmarks/analytics.py --sessions 5000   # a quicker look

@@ -1,4 +1,4 @@
-"""The ingest baseline: Arize Phoenix (SPEC §7 asks for >= 10x its rate), measured in the same run.
+"""The ingest baseline: Arize Phoenix (the target is >= 10x its rate), measured in the same run.
 
 Phoenix is installed on first use into ``benchmarks/.venv-phoenix`` (its own virtual environment, so
 its dependencies never mix with Threadline's) and started with a fresh working directory. Phoenix

@@ -1,4 +1,4 @@
-"""Ingest and query speed of the embedded store at scale (SPEC §7).
+"""Ingest and query speed of the embedded store at scale (the README's Performance targets).
 
     python benchmarks/ingest.py                     # 50,000 sessions / 1,000,000 spans
     python benchmarks/ingest.py --sessions 5000     # a quicker look

@@ -168,7 +168,7 @@ CONTENT_EVENT_NAMES: Final = frozenset(
     }
 )
 
-# --- what the server accepts, in order of precedence (SEMCONV.md "Concepts") ---------------------
+# --- what the server accepts, in order of precedence (docs/conventions.md "Concepts") ---------------------
 SESSION_ID_KEYS: Final = (
     THREADLINE_SESSION_ID,
     SESSION_ID,

@@ -115,6 +115,7 @@ def test_every_page_passes_axe_and_is_photographed(browser: Browser, demo: Runni
         result = axe.run(page)
         serious = [v for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
         problems += [f"{path}: {v['id']} ({v['impact']}): {v['help']}" for v in serious]
-        page.screenshot(path=SCREENSHOTS / f"{index:02d}-{name}-{scheme}.png")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=SCREENSHOTS / f"{index:02d}-{name}-{scheme}.png", full_page=name == "session")
     context.close()
     assert problems == []

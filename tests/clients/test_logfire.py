@@ -20,7 +20,7 @@ def test_logfire_openai(fake_openai: FakeOpenAI, threadline: RunningServer) -> N
     details = check_sessions(threadline, fake_openai, cost_sources=frozenset({"given"}))
     spans = tool_turn_trace(threadline, details, cost_source="given")
     (tool,) = [s for s in spans if s["category"] == "tool"]
-    # A value Logfire's scrubber replaced is no value (SEMCONV rule 6): the trace keeps its session.
+    # A value Logfire's scrubber replaced is no value (conventions, general rule 6): the trace keeps its session.
     assert tool["attributes"]["session_id"].startswith("[Scrubbed due to ")
     assert (tool["input"], tool["output"]) == ('{"city": "Paris"}', "sunny and 21 degrees")
 

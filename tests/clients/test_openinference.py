@@ -18,7 +18,7 @@ def test_openinference_openai(fake_openai: FakeOpenAI, threadline: RunningServer
     details = check_sessions(threadline, fake_openai)
     spans = tool_turn_trace(threadline, details)
     llm = [s for s in spans if s["category"] == "llm"]
-    # Two conventions on one span are read once, never summed (SEMCONV rule 8).
+    # Two conventions on one span are read once, never summed (conventions, general rule 8).
     if genai_semconv:
         assert all("gen_ai.usage.input_tokens" in s["attributes"] for s in llm)
     assert all(s["attributes"]["llm.token_count.prompt"] == s["input_tokens"] for s in llm)

@@ -44,7 +44,7 @@ def test_a_busy_port_is_reported_plainly(tmp_path: Path) -> None:
 
 
 def test_acknowledged_spans_survive_kill_9(tmp_path: Path) -> None:
-    """SPEC §7: every span acknowledged with 200 survives a hard kill of the server."""
+    """Durability: every span acknowledged with 200 survives a hard kill of the server."""
     data = tmp_path / "data"
     with serve(data) as server, httpx.Client(base_url=server.url) as client:
         for n in range(30):

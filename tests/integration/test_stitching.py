@@ -333,8 +333,15 @@ def test_ids_with_slashes_reach_their_session(server: RunningServer) -> None:
 
 def test_a_turn_says_what_its_first_failed_tool_call_said(server: RunningServer) -> None:
     root, llm, tool, answer = agent_turn("s-tools", 0)
-    late_failure = SpanSpec(root.trace_id, parent_span_id=root.span_id, name="execute_tool refund", start_s=2,
-                            end_s=2.2, attributes={"gen_ai.tool.name": "refund"}, error="refund_window_closed")  # fmt: skip
+    late_failure = SpanSpec(
+        root.trace_id,
+        parent_span_id=root.span_id,
+        name="execute_tool refund",
+        start_s=2,
+        end_s=2.2,
+        attributes={"gen_ai.tool.name": "refund"},
+        error="refund_window_closed",
+    )
     tool.error = "card_declined"
     with server.client() as client:
         post(client, late_failure, answer, llm)  # the later failure arrives first

@@ -1,4 +1,4 @@
-"""OTLP trace requests, protobuf and JSON, to ``RawSpan`` records (SEMCONV.md "OTLP transport rules")."""
+"""OTLP trace requests, protobuf and JSON, to ``RawSpan`` records (docs/conventions.md "OTLP transport rules")."""
 
 from __future__ import annotations
 

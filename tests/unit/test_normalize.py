@@ -1,6 +1,6 @@
-"""Every row of SEMCONV.md's "Concepts" table, and its general rules, on hand-built spans.
+"""Every row of docs/conventions.md's "Concepts" table, and its general rules, on hand-built spans.
 
-The key lists below are copied from SEMCONV.md on purpose (not imported from ``semconv``): a change of
+The key lists below are copied from docs/conventions.md on purpose (not imported from ``semconv``): a change of
 precedence in the code that the contract does not make fails here.
 """
 
@@ -463,7 +463,7 @@ def test_token_empty_string_falls_through() -> None:
 
 
 def test_two_conventions_on_one_span_are_never_summed() -> None:
-    """OpenInference with its GenAI option writes both: one source per concept (SEMCONV rule 8)."""
+    """OpenInference with its GenAI option writes both: one source per concept (conventions, general rule 8)."""
     attrs = {
         "openinference.span.kind": "LLM",
         "llm.token_count.prompt": 120,

@@ -1,7 +1,7 @@
-"""A raw span's attributes, in any convention, to ``SpanFacts`` (SEMCONV.md, "Concepts").
+"""A raw span's attributes, in any convention, to ``SpanFacts`` (docs/conventions.md, "Concepts").
 
 Pure: no I/O, no clock, no pricing (cost computation happens later, in ``intelligence.pricing``).
-Precedence follows SEMCONV.md: span attributes, then scope, then resource; within a concept the first
+Precedence follows docs/conventions.md: span attributes, then scope, then resource; within a concept the first
 key present wins, and each concept takes exactly one source per span (never the sum of two).
 """
 
@@ -109,7 +109,7 @@ _PROVIDER_HOSTS: tuple[tuple[str, str], ...] = (
     ("api.cohere.ai", "cohere"),
     ("api.perplexity.ai", "perplexity"),
 )
-"""``server.address`` suffixes of well-known provider endpoints (SEMCONV: provider "else inferred")."""
+"""``server.address`` suffixes of well-known provider endpoints (conventions: provider "else inferred")."""
 
 
 def normalize(span: RawSpan, *, texts: bool = True) -> SpanFacts:
@@ -158,7 +158,7 @@ def first_str(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
 
 
 def first_id(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    """Like ``first_str``, skipping values a client-side scrubber replaced (SEMCONV rule 6)."""
+    """Like ``first_str``, skipping values a client-side scrubber replaced (conventions, general rule 6)."""
     if attrs.keys().isdisjoint(keys):
         return None
     for key in keys:
@@ -227,7 +227,7 @@ def _session_id(span: RawSpan) -> str | None:
 
 
 def _identity(span: RawSpan, keys: tuple[str, ...], resource_keys: tuple[str, ...]) -> str | None:
-    """Span attributes, then the scope's, then the resource's (SEMCONV rule 1)."""
+    """Span attributes, then the scope's, then the resource's (conventions, general rule 1)."""
     found = first_id(span.attributes, keys)
     if found is None and span.scope.attributes:  # usually empty: skip the lookups
         found = first_id(span.scope.attributes, keys)
@@ -257,7 +257,7 @@ _EXPLICIT_KIND_KEYS = tuple(key for key, _ in _EXPLICIT_KINDS)
 
 
 def category(attrs: Mapping[str, Any], name: str) -> Category:
-    """agent / llm / tool / retrieval / other, by the ordered rules of SEMCONV.md."""
+    """agent / llm / tool / retrieval / other, by the ordered rules of docs/conventions.md."""
     for key, table in _EXPLICIT_KINDS if not attrs.keys().isdisjoint(_EXPLICIT_KIND_KEYS) else ():
         value = attrs.get(key)
         if isinstance(value, str) and value:

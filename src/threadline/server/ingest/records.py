@@ -81,7 +81,7 @@ CostSource = Literal["given", "computed"]
 
 @dataclass(slots=True)
 class SpanFacts:
-    """What one span means in Threadline's terms (SEMCONV.md), independent of its convention."""
+    """What one span means in Threadline's terms (docs/conventions.md), independent of its convention."""
 
     category: Category = "other"
     session_id: str | None = None

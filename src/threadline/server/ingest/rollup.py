@@ -3,7 +3,7 @@
 A ``TraceAgg`` (``trace_agg.py``) is the unit of accumulation. A turn is the fold of the traces that
 share a turn key (a declared turn number, or the trace itself; ``split_turn`` parts traces that declare
 the same number but are distinct turns, ``turn_numbers`` numbers them); a session is the fold of its turns,
-plus its session events, plus the derived state of SPEC §2 that does not depend on the clock: reopen
+plus its session events, plus the derived state of docs/concepts.md that does not depend on the clock: reopen
 count and explicit end, the last turn's action, journeys, client-sent drop-off, context pressure.
 ``SessionState`` (``session_state.py``) keeps these folds up to date as traces change.
 """

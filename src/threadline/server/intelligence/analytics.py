@@ -1,4 +1,4 @@
-"""Session analytics over a window (SPEC §3 ``/api/v1/analytics/sessions``). Pure.
+"""Session analytics over a window (``/api/v1/analytics/sessions``, defined in docs/concepts.md). Pure.
 
 Definitions, stated once here and in the API docs:
 

@@ -1,4 +1,4 @@
-"""Context-window pressure of a turn (SPEC §2). Pure, given a window lookup."""
+"""Context-window pressure of a turn (docs/concepts.md). Pure, given a window lookup."""
 
 from __future__ import annotations
 

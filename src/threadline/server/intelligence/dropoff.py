@@ -1,4 +1,4 @@
-"""The last agent action of a turn, and drop-off (SPEC §2). Pure.
+"""The last agent action of a turn, and drop-off (docs/concepts.md). Pure.
 
 A session dropped off when it ended by inactivity (not by an explicit end), did not convert, and its
 last turn left the user with a question, an error or a failed tool; or when the client said so

@@ -1,4 +1,4 @@
-"""Journeys (SPEC §2): stages a session reached, conversion, and per journey a funnel. Pure.
+"""Journeys (docs/concepts.md): stages a session reached, conversion, and per journey a funnel. Pure.
 
 A client marks progress with ``journey.*`` attributes on a turn (or on a session event): the journey's
 name, the stage and its number, and ``journey.converted`` when the goal is reached. A session reached

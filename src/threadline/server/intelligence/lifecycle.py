@@ -1,4 +1,4 @@
-"""Session lifecycle (SPEC §2 "status"). Pure.
+"""Session lifecycle ("status" in docs/concepts.md). Pure.
 
 Two halves:
 

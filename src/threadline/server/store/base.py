@@ -167,7 +167,7 @@ ORDERINGS: tuple[str, ...] = (
 
 @dataclass(slots=True)
 class SessionQuery:
-    """Filters, ordering and page position for the session list (SPEC §3)."""
+    """Filters, ordering and page position for the session list (``GET /api/v1/sessions``)."""
 
     user_id: str | None = None
     since_ns: int | None = None

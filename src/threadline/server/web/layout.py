@@ -76,6 +76,11 @@ class Waterfall:
     rows: tuple[SpanBar, ...]
     total_ms: float
 
+    @property
+    def selected(self) -> int:
+        """The row whose details show first: the first span that failed, else the root."""
+        return next((i for i, row in enumerate(self.rows) if row.span["status"] == "error"), 0)
+
 
 def waterfall(trace_id: str, roots: Sequence[dict[str, Any]]) -> Waterfall:
     """The span tree (the trace API's ``spans``) flattened depth first, children by start time, each

@@ -293,8 +293,6 @@
     (root || document).querySelectorAll("[data-trace-tree]").forEach(function (tree) {
       if (tree.dataset.bound) return;
       tree.dataset.bound = "1";
-      var first = tree.querySelector(".span-row");
-      if (first) first.setAttribute("aria-pressed", "true");
       tree.addEventListener("click", function (event) {
         var button = event.target.closest(".span-row");
         if (!button) return;
