@@ -140,3 +140,15 @@ def test_a_refused_value_is_shown_on_the_page(page: Page, filled: Filled) -> Non
     assert response is not None
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("Invalid value 'not-a-date' for 'since'")
+
+
+def test_the_sort_menu_offers_every_ordering(page: Page, filled: Filled) -> None:
+    page.goto(filled.url + "/")
+    menu = page.get_by_label("Sort")
+    values = menu.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert sorted(values) == sorted([f"-{o}" for o in ORDERINGS] + list(ORDERINGS))
+    menu.select_option("first_activity")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_load_state()
+    assert parse_qs(urlparse(page.url).query)["ordering"] == ["first_activity"]
+    assert shown(page) == [s["session_id"] for s in api_sessions(filled, ordering="first_activity")]

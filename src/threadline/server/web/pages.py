@@ -78,6 +78,7 @@ async def sessions(request: Request) -> HTMLResponse:
         400 if context["error"] else 200,
         view=view,
         ranges=views.RANGES,
+        orderings=views.SESSION_ORDERINGS,
         base_url=str(request.base_url).rstrip("/"),
         stream_url=view.stream_url(now),
         **context,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from threadline.server.store.base import ORDERINGS
 from threadline.server.web import layout, messages
 
 RANGES: tuple[tuple[str, str], ...] = (
@@ -24,6 +25,19 @@ RANGES: tuple[tuple[str, str], ...] = (
     ("custom", "Custom…"),
 )
 _RANGE_SECONDS = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+
+def _ordering_label(name: str, descending: bool) -> str:
+    if name.endswith("_activity"):
+        return f"{name.replace('_', ' ')}, {'newest' if descending else 'oldest'} first"
+    return f"{name.replace('_', ' ')}, {'highest' if descending else 'lowest'} first"
+
+
+SESSION_ORDERINGS: tuple[tuple[str, str], ...] = tuple(
+    (f"{'-' if descending else ''}{name}", _ordering_label(name, descending))
+    for name in ORDERINGS
+    for descending in (True, False)
+)
+"""The session list's orderings, as the sort menu offers them."""
 
 SESSION_FIELDS = (
     "q", "user_id", "range", "since", "until", "status", "dropped_off", "has_error", "model", "min_turns",
