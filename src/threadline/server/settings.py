@@ -33,8 +33,38 @@ class Settings:
         metadata={"help": "A session with no new span for this long is ended (90s, 30m, 2h)."},
     )
     max_body_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata={"help": "Largest OTLP request body accepted, after decompression (larger: 413)."},
+    )
+    max_ingest_bytes: int = field(
         default=64 * 1024 * 1024,
-        metadata={"help": "Largest OTLP request body accepted, after decompression."},
+        metadata={
+            "help": "Request bodies held at once, from the first byte read until their spans are committed; "
+            "past it ingest answers 503 with Retry-After before reading more (bounds memory under any flood)."
+        },
+    )
+    max_spans_per_request: int = field(
+        default=10_000,
+        metadata={"help": "Spans kept from one request; the rest are refused in partial_success."},
+    )
+    max_attributes_per_span: int = field(
+        default=1_000,
+        metadata={"help": "Attributes kept per span (and per event); the count of the others is kept as a marker."},
+    )
+    max_value_chars: int = field(
+        default=1_048_576,
+        metadata={"help": "Longest attribute value kept whole; longer ones are cut and marked as truncated."},
+    )
+    max_value_depth: int = field(
+        default=32,
+        metadata={"help": "Deepest nesting of arrays and maps kept in a value; deeper parts become a marker."},
+    )
+    request_timeout: str = field(
+        default="30s",
+        metadata={
+            "help": "A client must send a request's headers, and each part of its body, within this time "
+            "(slow connections are closed)."
+        },
     )
     max_pending_spans: int = field(
         default=50_000,
@@ -66,6 +96,10 @@ class Settings:
     @property
     def idle_timeout_ns(self) -> int:
         return parse_duration(self.idle_timeout) * 1_000_000
+
+    @property
+    def request_timeout_s(self) -> float:
+        return parse_duration(self.request_timeout) / 1000
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
