@@ -2,7 +2,8 @@
 
 Pure. Only log records that name a ``gen_ai.*`` event and point at a span (trace and span id) are
 kept; everything else in a logs request is accepted and dropped. A record's body, when it is a map,
-is merged into its attributes (older GenAI events put ``content`` / ``message`` there).
+is merged into its attributes (older GenAI events put ``content`` / ``message`` there). Values are made
+storable under ``Limits`` as spans' are; a time out of range counts as absent (the observed time, else 0).
 """
 
 from __future__ import annotations
@@ -10,13 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-from threadline.server.errors import BadRequest
-from threadline.server.ingest.decode import any_value, attributes, json_any_value, json_attributes, json_id, json_list
-from threadline.server.ingest.records import Attributes
+from threadline.server.ingest.decode import (
+    DEFAULT_LIMITS,
+    NS_LIMIT,
+    any_value,
+    attributes,
+    cut,
+    json_any_value,
+    json_attributes_of,
+    json_id,
+    json_list,
+    json_time,
+    load_json,
+    parse_request,
+)
+from threadline.server.ingest.records import Attributes, Limits
 
 EVENT_PREFIX = "gen_ai."
 
@@ -31,7 +40,9 @@ class LogEvent:
 
 
 def _event(trace_id: bytes, span_id: bytes, time_ns: int, name: str, attrs: Attributes, body: Any) -> LogEvent | None:
-    name = name or str(attrs.get("event.name") or "")
+    if not name:
+        event_name = attrs.get("event.name")
+        name = event_name if isinstance(event_name, str) else ""
     if not name.startswith(EVENT_PREFIX) or len(trace_id) != 16 or len(span_id) != 8:
         return None
     if not any(trace_id) or not any(span_id):
@@ -45,50 +56,51 @@ def _event(trace_id: bytes, span_id: bytes, time_ns: int, name: str, attrs: Attr
     return LogEvent(trace_id, span_id, time_ns, name, merged)
 
 
-def decode_logs_protobuf(body: bytes) -> list[LogEvent]:
-    request = ExportLogsServiceRequest()
-    try:
-        request.ParseFromString(body)
-    except (DecodeError, ValueError) as exc:
-        raise BadRequest(
-            f"The body is not a valid OTLP ExportLogsServiceRequest in protobuf ({exc}).", code="undecodable_body"
-        ) from None
+def _first_time(*times: int | None) -> int:
+    """The first time given and in range (0 when none is)."""
+    return next((t for t in times if t and 0 < t < NS_LIMIT), 0)
+
+
+def decode_logs_protobuf(body: bytes, limits: Limits = DEFAULT_LIMITS) -> list[LogEvent]:
+    request = parse_request("logs", body, "ExportLogsServiceRequest")
     events = []
     for resource_logs in request.resource_logs:
         for scope_logs in resource_logs.scope_logs:
             for record in scope_logs.log_records:
+                if not record.event_name.startswith(EVENT_PREFIX) and not record.attributes:
+                    continue  # cannot name a GenAI event: skip converting its body
                 event = _event(
                     record.trace_id,
                     record.span_id,
-                    record.time_unix_nano or record.observed_time_unix_nano,
-                    record.event_name,
-                    attributes(record.attributes),
-                    any_value(record.body) if record.HasField("body") else None,
+                    _first_time(record.time_unix_nano, record.observed_time_unix_nano),
+                    cut(record.event_name, limits),
+                    attributes(record.attributes, limits, record.dropped_attributes_count),
+                    any_value(record.body, limits) if record.HasField("body") else None,
                 )
                 if event is not None:
                     events.append(event)
     return events
 
 
-def decode_logs_json(body: bytes) -> list[LogEvent]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"The body is not valid JSON ({exc}).", code="undecodable_body") from None
+def decode_logs_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> list[LogEvent]:
+    doc = load_json(body, "ExportLogsServiceRequest with a 'resourceLogs' array")
     events = []
     for resource_logs in json_list(doc, "resourceLogs", "resource_logs"):
         for scope_logs in json_list(resource_logs, "scopeLogs", "scope_logs"):
             for record in json_list(scope_logs, "logRecords", "log_records"):
                 if not isinstance(record, dict):
                     continue
-                time_raw = record.get("timeUnixNano") or record.get("observedTimeUnixNano") or 0
+                name = record.get("eventName") or record.get("event_name")
                 event = _event(
-                    json_id(record.get("traceId"), 16),
-                    json_id(record.get("spanId"), 8),
-                    int(time_raw) if str(time_raw).isdigit() else 0,
-                    str(record.get("eventName") or ""),
-                    json_attributes(json_list(record, "attributes")),
-                    json_any_value(record.get("body")),
+                    json_id(record.get("traceId") or record.get("trace_id"), 16),
+                    json_id(record.get("spanId") or record.get("span_id"), 8),
+                    _first_time(
+                        json_time(record.get("timeUnixNano") or record.get("time_unix_nano")),
+                        json_time(record.get("observedTimeUnixNano") or record.get("observed_time_unix_nano")),
+                    ),
+                    cut(name, limits) if isinstance(name, str) else "",
+                    json_attributes_of(record, limits),
+                    json_any_value(record.get("body"), limits),
                 )
                 if event is not None:
                     events.append(event)

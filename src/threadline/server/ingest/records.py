@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
 
+from threadline.server.settings import Settings
+
 Attributes = dict[str, Any]
 """Attribute values are plain Python: str, bool, int, float, list, dict (bytes arrive as base64 text)."""
 
@@ -69,10 +71,41 @@ class DecodedBatch:
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
 
-    def reject(self, reason: str) -> None:
-        self.rejected += 1
+    def reject(self, reason: str, count: int = 1) -> None:
+        self.rejected += count
         if len(self.reasons) < 5 and reason not in self.reasons:
             self.reasons.append(reason)
+
+
+_DEFAULTS = Settings()
+MAX_VALUE_DEPTH = 200
+"""The deepest nesting any setting may ask for: stored JSON wraps values in a few levels of its own, and the
+encoder stops at 255."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the decoders keep of one request (the ``max_*`` settings; docs/conventions.md, "Limits and bad
+    values"). Spans beyond ``spans`` are refused; a span keeps its first ``attributes`` attributes, events
+    and links (each event and map its first ``attributes`` entries); longer strings and deeper values are
+    cut with a marker."""
+
+    spans: int = _DEFAULTS.max_spans_per_request
+    attributes: int = _DEFAULTS.max_attributes_per_span
+    value_chars: int = _DEFAULTS.max_value_chars
+    value_depth: int = _DEFAULTS.max_value_depth
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value_depth", max(0, min(self.value_depth, MAX_VALUE_DEPTH)))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_spans_per_request,
+            settings.max_attributes_per_span,
+            settings.max_value_chars,
+            settings.max_value_depth,
+        )
 
 
 Category = Literal["agent", "llm", "tool", "retrieval", "other"]
