@@ -628,6 +628,130 @@ def test_langfuse_usage_details_unusable(value: str) -> None:
     assert (result.input_tokens, result.output_tokens) == (None, None)
 
 
+BAD_COUNTS = [
+    pytest.param(float("inf"), id="infinity"),
+    pytest.param(float("-inf"), id="minus-infinity"),
+    pytest.param(float("nan"), id="nan"),
+    pytest.param("Infinity", id="infinity-text"),
+    pytest.param("NaN", id="nan-text"),
+    pytest.param(1e300, id="1e300"),
+    pytest.param(-5, id="negative"),
+    pytest.param("-5", id="negative-text"),
+    pytest.param(10**10 + 1, id="over-1e10"),
+    pytest.param(5 * 10**18, id="5e18"),
+    pytest.param(2**63 - 1, id="int64-max"),
+    pytest.param("9" * 5000, id="5000-digits"),
+    pytest.param(2.5, id="fraction"),
+    pytest.param("2.5", id="fraction-text"),
+    pytest.param([5], id="array"),
+    pytest.param({"n": 5}, id="map"),
+]
+
+
+@pytest.mark.parametrize("value", BAD_COUNTS)
+@pytest.mark.parametrize(
+    "key", INPUT_TOKEN_KEYS + OUTPUT_TOKEN_KEYS + CACHE_READ_KEYS + CACHE_WRITE_KEYS + REASONING_KEYS
+)
+def test_bad_token_counts_are_ignored(key: str, value: Any) -> None:
+    result = facts({key: value, "gen_ai.request.model": "gpt-4o-mini"})
+    counts = (
+        result.input_tokens,
+        result.output_tokens,
+        result.cache_read_tokens,
+        result.cache_write_tokens,
+        result.reasoning_tokens,
+    )
+    assert counts == (None,) * 5
+
+
+@pytest.mark.parametrize("value", BAD_COUNTS)
+def test_bad_token_count_falls_through_to_the_next_key(value: Any) -> None:
+    assert facts({"gen_ai.usage.input_tokens": value, "llm.token_count.prompt": 7}).input_tokens == 7
+
+
+@pytest.mark.parametrize("value", [0, 10**10, "10000000000", 1e10, "1e3"])
+def test_token_counts_up_to_1e10_count(value: Any) -> None:
+    assert facts({"gen_ai.usage.output_tokens": value}).output_tokens == int(float(value))
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        '{"input": Infinity, "output": NaN}',
+        '{"input": 1e300, "output": -5, "reasoning_tokens": 2.5, "input_cache_read": 99999999999999999999}',
+        '{"prompt_tokens": "Infinity", "completion_tokens": -1, "prompt_tokens_details": {"cached_tokens": -3}}',
+        '{"input_tokens": 18446744073709551615, "output_tokens": [1], "cache_read_input_tokens": 1e400}',
+        {"input": float("inf"), "output": float("nan"), "input_cache_read": -1},
+    ],
+)
+def test_bad_langfuse_usage_details_are_ignored(details: Any) -> None:
+    result = facts({"langfuse.observation.usage_details": details})
+    counts = (
+        result.input_tokens,
+        result.output_tokens,
+        result.cache_read_tokens,
+        result.cache_write_tokens,
+        result.reasoning_tokens,
+    )
+    assert counts == (None,) * 5
+
+
+def test_langfuse_usage_sum_past_the_bound_is_ignored() -> None:
+    """Langfuse's "input" excludes the cache: added back, the total must still be a believable count."""
+    details = {"input": 10**10, "output": 3, "input_cache_read": 10**10}
+    result = facts({"langfuse.observation.usage_details": details})
+    assert (result.input_tokens, result.output_tokens, result.cache_read_tokens) == (None, 3, 10**10)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        pytest.param({"threadline.cost.usd": float("inf"), "llm.cost.total": 0.2}, 0.2, id="infinity"),
+        pytest.param({"threadline.cost.usd": float("nan"), "llm.cost.total": 0.2}, 0.2, id="nan"),
+        pytest.param({"threadline.cost.usd": "Infinity", "gen_ai.usage.cost": 0.4}, 0.4, id="infinity-text"),
+        pytest.param({"threadline.cost.usd": 1e300}, None, id="1e300"),
+        pytest.param({"threadline.cost.usd": 1e6 + 1}, None, id="over-a-million"),
+        pytest.param({"threadline.cost.usd": 1e6}, 1e6, id="a-million"),
+        pytest.param(
+            {"langfuse.observation.cost_details": '{"total": 1e400}', "operation.cost": 0.5}, 0.5, id="lf-inf"
+        ),
+        pytest.param({"langfuse.observation.cost_details": {"total": -1}}, None, id="lf-negative"),
+        pytest.param({"gen_ai.usage.cost": 2**64}, None, id="huge-int"),
+        pytest.param({"operation.cost": "-0.5"}, None, id="negative-text"),
+    ],
+)
+def test_bad_costs_are_ignored(attrs: dict[str, Any], expected: float | None) -> None:
+    assert facts(attrs).cost_usd == expected
+
+
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("nan"), -1, 10**9 + 1, 2**63, 1e300, "Infinity", 2.5, [3]], ids=repr
+)
+def test_bad_turn_numbers_are_ignored(value: Any) -> None:
+    assert facts({"conversation.turn_number": value, "turn.number": 4}).turn_number == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(float("inf"), None, id="inf"),
+        pytest.param(1e300, None, id="1e300"),
+        pytest.param(2**63, None, id="past-int64"),
+        pytest.param(-(2**63), -(2**63), id="int64-min"),
+        pytest.param("9223372036854775807", 2**63 - 1, id="int64-max-exact"),
+        pytest.param("1e3", 1000, id="exponent-text"),
+        pytest.param("9" * 5000, None, id="5000-digits"),
+    ],
+)
+def test_as_int_stays_within_int64(value: Any, expected: int | None) -> None:
+    assert as_int(value) == expected
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "Infinity", "nan", "1e400", 2**1100])
+def test_as_float_is_finite_or_absent(value: Any) -> None:
+    assert as_float(value) is None
+
+
 # --- cost ----------------------------------------------------------------------------------------
 
 COST_KEYS = ["threadline.cost.usd", "llm.cost.total", "langfuse.observation.cost_details", "gen_ai.usage.cost"]

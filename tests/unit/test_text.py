@@ -191,3 +191,16 @@ def test_indexed_messages_openllmetry() -> None:
 )
 def test_entity_text(value: str, expected: str) -> None:
     assert text.entity_text(value) == expected
+
+
+def test_text_nested_past_the_encoders_limit_is_absent() -> None:
+    deep = text.parse_json("[" * 300 + "]" * 300)
+    assert deep is not None
+    assert text.as_text(deep) is None
+    assert text.user_messages([{"role": "user", "content": deep}]) is None
+
+
+@pytest.mark.parametrize("role", [["user"], {"r": "user"}, 5, None])
+def test_roles_that_are_not_text_match_nothing(role: Any) -> None:
+    assert text.user_messages([{"role": role, "content": "hi"}]) is None
+    assert text.user_messages({"role": role, "content": "hi"}) is None

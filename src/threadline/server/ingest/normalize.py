@@ -7,6 +7,7 @@ key present wins, and each concept takes exactly one source per span (never the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from operator import methodcaller
 from typing import Any
@@ -123,7 +124,7 @@ def normalize(span: RawSpan, *, texts: bool = True) -> SpanFacts:
     facts.session_id = _session_id(span)
     facts.user_id = _identity(span, sc.USER_ID_KEYS, sc.USER_ID_KEYS)
     facts.conversation_id = _conversation_id(attrs)
-    facts.turn_number = _first_int(attrs, sc.TURN_NUMBER_KEYS)
+    facts.turn_number = turn_number_of(attrs)
     facts.request_model = first_str(attrs, sc.REQUEST_MODEL_KEYS)
     facts.model = first_str(attrs, sc.RESPONSE_MODEL_KEYS) or facts.request_model
     facts.provider = provider(attrs)
@@ -171,40 +172,73 @@ def first_id(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     return None
 
 
+MAX_TOKENS = 10**10
+"""The largest token count believed (per span, per kind); anything larger, negative or fractional is ignored."""
+MAX_COST_USD = 1e6
+"""The largest cost believed for one span."""
+MAX_TURN_NUMBER = 10**9
+_INT64 = 2**63
+
+
 def as_int(value: Any) -> int | None:
-    """Ints, doubles and decimal strings (OTLP/JSON) as ``int``; anything else is absent."""
+    """Ints, doubles and decimal strings (OTLP/JSON) as an int64 ``int``; anything else is absent."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return value
+        return value if -_INT64 <= value < _INT64 else None
     if isinstance(value, float):
-        return int(value) if value == value else None
+        return int(value) if math.isfinite(value) and -_INT64 <= value < _INT64 else None
     if isinstance(value, str) and value:
         try:
-            return int(float(value))
+            return as_int(int(value))
         except ValueError:
-            return None
+            return as_int(as_float(value))
     return None
 
 
 def as_float(value: Any) -> float | None:
+    """Finite numbers (ints, doubles, decimal strings) as ``float``; anything else is absent."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value:
+    if isinstance(value, int | float | str) and value != "":
         try:
-            return float(value)
-        except ValueError:
+            number = float(value)
+        except (ValueError, OverflowError):
             return None
+        return number if math.isfinite(number) else None
     return None
 
 
-def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
+def as_count(value: Any, limit: int = MAX_TOKENS) -> int | None:
+    """A whole number in [0, ``limit``] (ints, whole doubles, decimal strings); anything else is absent."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= limit else None
+    if isinstance(value, float) and value.is_integer():
+        return as_count(int(value), limit)
+    if isinstance(value, str) and value:
+        try:
+            return as_count(int(value), limit)
+        except ValueError:
+            return as_count(as_float(value), limit)
+    return None
+
+
+def turn_number_of(attrs: Mapping[str, Any]) -> int | None:
+    """The declared turn number: a whole number in [0, ``MAX_TURN_NUMBER``]."""
+    if attrs.keys().isdisjoint(sc.TURN_NUMBER_KEYS):
+        return None
+    for key in sc.TURN_NUMBER_KEYS:
+        number = as_count(attrs.get(key), MAX_TURN_NUMBER)
+        if number is not None:
+            return number
+    return None
+
+
+def _first_count(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
     if attrs.keys().isdisjoint(keys):
         return None
     for key in keys:
-        number = as_int(attrs.get(key))
+        number = as_count(attrs.get(key))
         if number is not None:
             return number
     return None
@@ -313,11 +347,11 @@ def provider(attrs: Mapping[str, Any]) -> str | None:
 
 
 def _read_usage(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
-    facts.input_tokens = _first_int(attrs, sc.INPUT_TOKEN_KEYS)
-    facts.output_tokens = _first_int(attrs, sc.OUTPUT_TOKEN_KEYS)
-    facts.cache_read_tokens = _first_int(attrs, sc.CACHE_READ_TOKEN_KEYS)
-    facts.cache_write_tokens = _first_int(attrs, sc.CACHE_WRITE_TOKEN_KEYS)
-    facts.reasoning_tokens = _first_int(attrs, sc.REASONING_TOKEN_KEYS)
+    facts.input_tokens = _first_count(attrs, sc.INPUT_TOKEN_KEYS)
+    facts.output_tokens = _first_count(attrs, sc.OUTPUT_TOKEN_KEYS)
+    facts.cache_read_tokens = _first_count(attrs, sc.CACHE_READ_TOKEN_KEYS)
+    facts.cache_write_tokens = _first_count(attrs, sc.CACHE_WRITE_TOKEN_KEYS)
+    facts.reasoning_tokens = _first_count(attrs, sc.REASONING_TOKEN_KEYS)
     if facts.input_tokens is None and facts.output_tokens is None:
         details = _json_object(attrs.get(sc.LANGFUSE_USAGE_DETAILS))
         if details:
@@ -337,12 +371,12 @@ def _read_raw_usage_details(value: Any, facts: SpanFacts) -> None:
         return
     prompt = _json_object(raw.get("prompt_tokens_details") or raw.get("input_tokens_details")) or {}
     completion = _json_object(raw.get("completion_tokens_details") or raw.get("output_tokens_details")) or {}
-    cached = as_int(prompt.get("cached_tokens"))
-    facts.cache_read_tokens = cached if cached is not None else as_int(raw.get("cache_read_input_tokens"))
+    cached = as_count(prompt.get("cached_tokens"))
+    facts.cache_read_tokens = cached if cached is not None else as_count(raw.get("cache_read_input_tokens"))
     if facts.cache_write_tokens is None:
-        facts.cache_write_tokens = as_int(raw.get("cache_creation_input_tokens"))
+        facts.cache_write_tokens = as_count(raw.get("cache_creation_input_tokens"))
     if facts.reasoning_tokens is None:
-        facts.reasoning_tokens = as_int(completion.get("reasoning_tokens"))
+        facts.reasoning_tokens = as_count(completion.get("reasoning_tokens"))
 
 
 _LF_CACHE_READ = ("cache_read_input_tokens", "input_cached_tokens", "input_cache_read")
@@ -364,34 +398,34 @@ def _read_langfuse_usage(details: Mapping[str, Any], facts: SpanFacts) -> None:
     completion_details = (
         _json_object(details.get("completion_tokens_details") or details.get("output_tokens_details")) or {}
     )
-    cache_read = _first_int(details, _LF_CACHE_READ)
+    cache_read = _first_count(details, _LF_CACHE_READ)
     if cache_read is None:
-        cache_read = as_int(prompt_details.get("cached_tokens"))
-    cache_write = _first_int(details, _LF_CACHE_WRITE)
+        cache_read = as_count(prompt_details.get("cached_tokens"))
+    cache_write = _first_count(details, _LF_CACHE_WRITE)
     if "prompt_tokens" in details or "completion_tokens" in details:
-        facts.input_tokens = as_int(details.get("prompt_tokens"))
-        facts.output_tokens = as_int(details.get("completion_tokens"))
+        facts.input_tokens = as_count(details.get("prompt_tokens"))
+        facts.output_tokens = as_count(details.get("completion_tokens"))
     elif "input_tokens" in details or "output_tokens" in details:
-        given = as_int(details.get("input_tokens"))
+        given = as_count(details.get("input_tokens"))
         includes_cache = "input_tokens_details" in details
         if given is not None and not includes_cache:
-            given += (cache_read or 0) + (cache_write or 0)
+            given = as_count(given + (cache_read or 0) + (cache_write or 0))
         facts.input_tokens = given
-        facts.output_tokens = as_int(details.get("output_tokens"))
+        facts.output_tokens = as_count(details.get("output_tokens"))
     else:
-        uncached = as_int(details.get("input"))
+        uncached = as_count(details.get("input"))
         # Langfuse's "input" excludes cached tokens; "input tokens" here always includes them.
         if uncached is not None:
-            facts.input_tokens = uncached + (cache_read or 0) + (cache_write or 0)
-        facts.output_tokens = as_int(details.get("output"))
+            facts.input_tokens = as_count(uncached + (cache_read or 0) + (cache_write or 0))
+        facts.output_tokens = as_count(details.get("output"))
     if facts.cache_read_tokens is None:
         facts.cache_read_tokens = cache_read
     if facts.cache_write_tokens is None:
         facts.cache_write_tokens = cache_write
     if facts.reasoning_tokens is None:
-        reasoning = _first_int(details, _LF_REASONING)
+        reasoning = _first_count(details, _LF_REASONING)
         facts.reasoning_tokens = (
-            reasoning if reasoning is not None else as_int(completion_details.get("reasoning_tokens"))
+            reasoning if reasoning is not None else as_count(completion_details.get("reasoning_tokens"))
         )
 
 
@@ -405,7 +439,7 @@ def _read_cost(attrs: Mapping[str, Any], facts: SpanFacts) -> None:
             cost = as_float(details.get("total")) if details else None
         else:
             cost = as_float(value)
-        if cost is not None and cost >= 0:
+        if cost is not None and 0 <= cost <= MAX_COST_USD:
             facts.cost_usd = cost
             facts.cost_source = "given"
             return

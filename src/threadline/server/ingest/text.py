@@ -25,7 +25,10 @@ def as_text(value: Any) -> str | None:
         return value
     if isinstance(value, bool | int | float):
         return str(value)
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # nested past the encoder's limit (parsed from a client's JSON text)
+        return None
 
 
 def parse_json(value: str) -> Any:
@@ -63,11 +66,13 @@ def last_message(messages: Any, roles: frozenset[str]) -> str | None:
         inner = messages.get("messages")
         if isinstance(inner, list):
             return last_message(inner, roles)
-        return message_content(messages) if messages.get("role") in roles else None
+        role = messages.get("role")
+        return message_content(messages) if isinstance(role, str) and role in roles else None
     if not isinstance(messages, list):
         return None
     for message in reversed(messages):
-        if isinstance(message, Mapping) and str(message.get("role", "")).lower() in roles:
+        role = message.get("role") if isinstance(message, Mapping) else None
+        if isinstance(role, str) and role.lower() in roles:
             text = message_content(message)
             if text:
                 return text
