@@ -5,15 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadline.server.ingest.normalize import normalize
 from threadline.server.ingest.records import RawSpan
-from threadline.server.ingest.rollup import fold_turn, split_turn, turn_numbers
+from threadline.server.ingest.rollup import INT64_MAX, FoldOptions, fold_session, fold_turn, split_turn, turn_numbers
 from threadline.server.ingest.session_state import SessionState
 from threadline.server.ingest.trace_agg import TraceAgg, turn_key
+from threadline.server.store.sqlite import codec
 from unit.spans import span, span_id, trace_id
 
 # --- building traces -----------------------------------------------------------------------------
@@ -571,3 +573,36 @@ def test_a_call_without_usage_is_not_counted_as_unpriced() -> None:
     agg = _aggregate(spans)
     assert agg.llm_call_count == 2
     assert agg.unpriced_calls == 1
+
+
+# --- saturation ----------------------------------------------------------------------------------
+
+_HUGE = 5 * 10**18
+"""Twice this overflows int64: no single span can carry it (counts are believed up to 10^10), but stored sums
+must saturate rather than overflow whatever they add up."""
+
+
+def _huge_trace(start_s: float, turn: int) -> TraceAgg:
+    agg = _turn_trace(start_s, turn=turn)
+    for name in ("span_count", "input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens"):
+        setattr(agg, name, _HUGE)
+    return agg
+
+
+def test_turn_and_session_sums_saturate_at_int64() -> None:
+    traces = [_huge_trace(0, 1), _huge_trace(5, 1), _huge_trace(10, 2), _huge_trace(15, 2)]
+    turns = [fold_turn("sess", "n:1", traces[:2]), fold_turn("sess", "n:2", traces[2:])]
+    for turn in turns:
+        assert (turn.span_count, turn.input_tokens, turn.cache_read_tokens) == (INT64_MAX,) * 3
+    session = fold_session(turns, traces, FoldOptions())
+    assert (session.span_count, session.input_tokens, session.output_tokens) == (INT64_MAX,) * 3
+    assert session.total_tokens == INT64_MAX
+    assert session.duration_ns == 16 * 10**9
+
+
+def test_trace_rows_saturate_their_sums() -> None:
+    agg = _huge_trace(0, 1)
+    agg.input_tokens = agg.span_count = 3 * _HUGE
+    columns = codec.encode_trace(agg)
+    assert columns[codec.TRACE_COLUMNS.index("span_count")] == INT64_MAX
+    assert orjson.loads(columns[-1])["input_tokens"] == INT64_MAX

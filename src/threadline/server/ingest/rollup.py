@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadline import semconv as sc
-from threadline.server.ingest.normalize import as_int
+from threadline.server.ingest.normalize import MAX_TURN_NUMBER, as_count
 from threadline.server.ingest.trace_agg import COLLISION_MARK, TraceAgg, collided, turn_key
 from threadline.server.intelligence import dropoff, journeys, lifecycle
 from threadline.server.intelligence.context import WindowLookup, context_window
@@ -35,6 +35,9 @@ __all__ = [
     "turn_key",
     "turn_numbers",
 ]
+
+INT64_MAX = 2**63 - 1
+"""Stored counters saturate here rather than overflow (SQLite would turn them into REALs)."""
 
 SUMMARY_TEXT_LIMIT = 500
 """Characters of first input / last output kept on the session row (for lists and search)."""
@@ -144,11 +147,19 @@ def cost_source(given: int, computed: int) -> str | None:
     return "computed" if computed else None
 
 
+def saturate(value: int) -> int:
+    """An integer sum as stored: at most ``INT64_MAX``."""
+    return value if value <= INT64_MAX else INT64_MAX
+
+
 def _sums(items: Sequence[TraceAgg] | Sequence[TurnRollup]) -> dict[str, Any]:
     totals = {name: getattr(items[0], name) for name in SUMMED}
     for item in items[1:]:
         for name in SUMMED:
             totals[name] += getattr(item, name)
+    for name, total in totals.items():
+        if isinstance(total, int) and total > INT64_MAX:
+            totals[name] = INT64_MAX
     return totals
 
 
@@ -230,9 +241,9 @@ def fold_turn(conversation_id: str, key: str, traces: list[TraceAgg], events: Se
     for event in sorted(events, key=lambda t: t.start_ns):
         seed.update(event.seed)
     last_llm = max(ordered, key=lambda t: (t.last_llm_end_ns, t.last_llm_span))
-    context = as_int(seed.get(sc.CONVERSATION_CONTEXT_TOKENS))
+    context = as_count(seed.get(sc.CONVERSATION_CONTEXT_TOKENS))
     if context is None:
-        context = as_int(seed.get(sc.CONTEXT_CURRENT_TOKENS))
+        context = as_count(seed.get(sc.CONTEXT_CURRENT_TOKENS))
     if context is None:
         context = last_llm.last_llm_input_tokens
     tool_failed = min((t for t in ordered if t.tool_error), key=lambda t: t.tool_error_at, default=None)
@@ -306,7 +317,7 @@ class SessionRollup:
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+        return saturate(self.input_tokens + self.output_tokens)
 
     @property
     def duration_ns(self) -> int:
@@ -363,7 +374,7 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         last_ns=last_ns,
         turn_count=len(turns),
         trace_count=sum(len(t.trace_ids) for t in turns) + len(events),
-        span_count=sums["span_count"] + sum(e.span_count for e in events),
+        span_count=saturate(sums["span_count"] + sum(e.span_count for e in events)),
         llm_call_count=sums["llm_call_count"],
         tool_call_count=sums["tool_call_count"],
         error_count=sums["error_span_count"],
@@ -411,7 +422,7 @@ def _journey_marks(turns: list[TurnRollup], traces: Sequence[TraceAgg]) -> list[
             continue
         turn = number_of.get(trace.trace_id)
         if turn is None:  # a session event: the turn it names, if any
-            turn = as_int(trace.seed.get(sc.CONVERSATION_TURN_NUMBER))
+            turn = as_count(trace.seed.get(sc.CONVERSATION_TURN_NUMBER), MAX_TURN_NUMBER)
         found = journeys.mark(trace.seed, turn, trace.end_ns)
         if found is not None:
             marks.append(found)

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from threadline.server.ingest.records import RawSpan, Resource, Scope, SpanEvent
+from threadline.server.ingest.rollup import INT64_MAX, SUMMED
 from threadline.server.ingest.trace_agg import TraceAgg
 
 
@@ -80,10 +81,19 @@ _TUPLE_FIELDS = frozenset(f.name for f in fields(TraceAgg) if str(f.type).starts
 """Fields JSON turns into lists: made tuples again when decoded (they are compared with tuples)."""
 
 
+_COUNTERS = frozenset(name for name in SUMMED if name != "cost_usd")
+"""Summed integers: stored saturated at int64 (a trace's sums cannot realistically get there)."""
+
+
 def encode_trace(agg: TraceAgg) -> tuple[Any, ...]:
     """The trace row's columns after (project_id, trace_id, session_pk), the agg blob last."""
-    blob = orjson.dumps({name: getattr(agg, name) for name in _AGG_FIELDS}, option=orjson.OPT_NON_STR_KEYS)
-    return (*(getattr(agg, name) for name in TRACE_COLUMNS), blob)
+    fields = {name: _stored(name, getattr(agg, name)) for name in _AGG_FIELDS}
+    blob = orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS)
+    return (*(_stored(name, getattr(agg, name)) for name in TRACE_COLUMNS), blob)
+
+
+def _stored(name: str, value: Any) -> Any:
+    return INT64_MAX if name in _COUNTERS and value > INT64_MAX else value
 
 
 def decode_trace(pk: int, trace_id: bytes, columns: tuple[Any, ...], blob: bytes) -> TraceAgg:

@@ -15,7 +15,7 @@ import orjson
 
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.records import RawSpan, Resource
-from threadline.server.ingest.rollup import SessionRollup, TurnRollup
+from threadline.server.ingest.rollup import INT64_MAX, SessionRollup, TurnRollup
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import (
     CounterDelta,
@@ -67,17 +67,18 @@ INSERT INTO users (project_id, user_id, session_count, turn_count, trace_count, 
                    output_tokens, total_cost_usd, first_ns, last_ns)
 VALUES (?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (project_id, user_id) DO UPDATE SET
-    session_count = session_count + excluded.session_count,
-    turn_count = turn_count + excluded.turn_count,
-    trace_count = trace_count + excluded.trace_count,
-    error_count = error_count + excluded.error_count,
-    input_tokens = input_tokens + excluded.input_tokens,
-    output_tokens = output_tokens + excluded.output_tokens,
+    session_count = min(session_count + excluded.session_count, 9223372036854775807),
+    turn_count = min(turn_count + excluded.turn_count, 9223372036854775807),
+    trace_count = min(trace_count + excluded.trace_count, 9223372036854775807),
+    error_count = min(error_count + excluded.error_count, 9223372036854775807),
+    input_tokens = min(input_tokens + excluded.input_tokens, 9223372036854775807),
+    output_tokens = min(output_tokens + excluded.output_tokens, 9223372036854775807),
     total_cost_usd = CASE WHEN excluded.total_cost_usd IS NULL THEN total_cost_usd
                           ELSE ifnull(total_cost_usd, 0) + excluded.total_cost_usd END,
     first_ns = min(first_ns, excluded.first_ns),
     last_ns = max(last_ns, excluded.last_ns)
 """
+"""Counters saturate at int64: an integer sum that overflows is a REAL in SQLite, and min() brings it back."""
 
 
 SESSION_COLUMNS = (
@@ -285,14 +286,8 @@ class SqliteIngest:
     def add_users(self, project_id: int, deltas: Sequence[tuple[str, UserDelta]]) -> None:
         self._conn.executemany(
             _USER_UPSERT,
-            [
-                (
-                    project_id, user_id, d.session_count, d.turn_count, d.trace_count, d.error_count, d.input_tokens,
-                    d.output_tokens, d.cost_usd, d.first_ns, d.last_ns,
-                )
-                for user_id, d in deltas
-            ],
-        )  # fmt: skip
+            [(project_id, user_id, *_counters(d), d.cost_usd, d.first_ns, d.last_ns) for user_id, d in deltas],
+        )
         for user_id, d in deltas:
             if d.session_count < 0:  # a session moved to another user: rebuild this one exactly
                 self.recompute_user(project_id, user_id)
@@ -360,6 +355,12 @@ class SqliteIngest:
             (project_id, trace_id),
         )
         return [LogEvent(trace_id, r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+
+def _counters(d: UserDelta) -> tuple[int, ...]:
+    """A user delta's counters as SQLite can bind them: saturated at ±int64 max (the sums in SQL saturate too)."""
+    values = (d.session_count, d.turn_count, d.trace_count, d.error_count, d.input_tokens, d.output_tokens)
+    return tuple(max(-INT64_MAX, min(v, INT64_MAX)) for v in values)
 
 
 def _journey_row(session_pk: int, j: dict[str, Any]) -> tuple[Any, ...]:
