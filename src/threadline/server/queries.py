@@ -39,13 +39,13 @@ def session_query(rt: Runtime, raw: Raw) -> tuple[SessionQuery, str]:
         min_turns=params.parse_int("min_turns", raw.get("min_turns")),
         max_turns=params.parse_int("max_turns", raw.get("max_turns")),
         model=raw.get("model") or None,
-        q=raw.get("q") or None,
+        q=params.parse_text("q", raw.get("q")),
         ordering=name,
         descending=descending,
         limit=params.parse_limit(raw.get("limit")),
     )
     kind = ("-" if descending else "") + name
-    after = params.decode_cursor(raw.get("cursor"), kind, 2)
+    after = params.decode_cursor(raw.get("cursor"), kind, params.SESSION_POSITIONS[name])
     if after is not None:
         query.after = (after[0], after[1])
     query.user_id = stored_user_id(rt, raw.get("user_id"))
@@ -76,7 +76,7 @@ def session_detail(rt: Runtime, session_id: str) -> dict[str, Any]:
     row = rt.store.get_session(DEFAULT_PROJECT, session_id)
     if row is None:
         raise NotFound(
-            f"No session {session_id!r}. List sessions with GET /api/v1/sessions.",
+            f"No session {params.shorten(session_id)!r}. List sessions with GET /api/v1/sessions.",
             detail={"session_id": session_id},
         )
     turns = rt.store.get_turns(DEFAULT_PROJECT, row["pk"])
@@ -108,14 +108,8 @@ def orphan_traces(rt: Runtime, raw: Raw) -> dict[str, Any]:
             detail={"parameter": "orphan"},
         )
     size = params.parse_limit(raw.get("limit"))
-    position = params.decode_cursor(raw.get("cursor"), "orphans", 2)
-    after = None
-    if position is not None:
-        if not all(isinstance(p, int) for p in position):
-            raise params.bad_parameter(
-                "cursor", raw.get("cursor"), "the next_cursor value of a previous page, unchanged"
-            )
-        after = (position[0], position[1])
+    position = params.decode_cursor(raw.get("cursor"), "orphans", params.ORPHAN_POSITION)
+    after = None if position is None else (position[0], position[1])
     rows = rt.store.list_orphan_traces(DEFAULT_PROJECT, size + 1, after)
     next_cursor = None
     if len(rows) > size:
@@ -148,9 +142,9 @@ def user_page(rt: Runtime, raw: Raw) -> dict[str, Any]:
         until_ns=params.parse_timestamp("until", raw.get("until")),
         returning=params.parse_bool("returning", raw.get("returning")),
     )
-    after = params.decode_cursor(raw.get("cursor"), kind, 2)
+    after = params.decode_cursor(raw.get("cursor"), kind, params.USER_POSITIONS[name])
     if after is not None:
-        query.after = (after[0], str(after[1]))
+        query.after = (after[0], after[1])
     page = rt.store.list_users(DEFAULT_PROJECT, query)
     return {
         "users": [present.user(row) for row in page.rows],
@@ -171,7 +165,8 @@ def user_detail(rt: Runtime, user_id: str) -> dict[str, Any]:
             detail["recent_sessions"] = [present.session_summary(s, now, rt.idle_timeout_ns) for s in sessions]
             return detail
     raise NotFound(
-        f"No user {user_id!r}, as given or hashed with the server's user_id_salt. List users with GET /api/v1/users.",
+        f"No user {params.shorten(user_id)!r}, as given or hashed with the server's user_id_salt. "
+        "List users with GET /api/v1/users.",
         detail={"user_id": user_id},
     )
 

@@ -6,16 +6,20 @@ import base64
 import binascii
 import datetime as dt
 import difflib
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 
 from threadline.server.errors import BadRequest
-from threadline.server.store.base import ORDERINGS
+from threadline.server.store.base import ORDERINGS, USER_ORDERINGS
 
 UserId = Annotated[
     str | None,
@@ -23,12 +27,49 @@ UserId = Annotated[
 ]
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""What the store keeps an integer in (times in nanoseconds included)."""
+EARLIEST_S, LATEST_S = -(-INT64_MIN // 10**9), INT64_MAX // 10**9
+"""The first and last whole seconds whose nanoseconds since the epoch fit in 64 bits (1677 to 2262)."""
+MAX_TEXT = 1000
+"""Characters a text filter (``q``) may have."""
+SHOWN = 120
+"""Characters of a refused value repeated in an error (longer values are cut, with their length)."""
+
+
+class AnyText(Convertor[str]):
+    """A path parameter holding anything that follows, slashes and line breaks included (``{id:text}``).
+
+    Starlette's ``path`` stops at a line break, so a session stored with one in its id could be neither
+    read nor erased.
+    """
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("text", AnyText())
+
+
 def bad_parameter(name: str, value: object, expected: str, **detail: Any) -> BadRequest:
+    shown = shorten(value)
     return BadRequest(
-        f"Invalid value {value!r} for '{name}': expected {expected}.",
+        f"Invalid value {shown!r} for '{name}': expected {expected}.",
         code="bad_parameter",
-        detail={"parameter": name, "value": value, **detail},
+        detail={"parameter": name, "value": shown, **detail},
     )
+
+
+def shorten(value: object) -> object:
+    """A long text value cut to its first ``SHOWN`` characters, with how long it was."""
+    if isinstance(value, str) and len(value) > SHOWN:
+        return f"{value[:SHOWN]}… ({len(value)} characters)"
+    return value
 
 
 def known_parameters(request: Request) -> None:
@@ -67,25 +108,32 @@ def unknown_parameter(name: str, allowed: list[str], endpoint: str) -> BadReques
 def parse_limit(raw: str | None, *, default: int = 50, maximum: int = 500) -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_parameter("limit", raw, f"an integer from 1 to {maximum}", minimum=1, maximum=maximum) from None
-    if not 1 <= value <= maximum:
-        raise bad_parameter("limit", raw, f"an integer from 1 to {maximum}", minimum=1, maximum=maximum)
-    return value
+    value = parse_int("limit", raw, minimum=1, maximum=maximum)
+    return default if value is None else value
 
 
-def parse_int(name: str, raw: str | None, *, minimum: int = 0) -> int | None:
+_INTEGER = re.compile(r"[+-]?[0-9]{1,20}")
+
+
+def parse_int(name: str, raw: str | None, *, minimum: int = 0, maximum: int = INT64_MAX) -> int | None:
+    """An integer in ASCII digits (optionally signed) from ``minimum`` to ``maximum``; None when not given."""
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_parameter(name, raw, f"an integer ≥ {minimum}") from None
-    if value < minimum:
-        raise bad_parameter(name, raw, f"an integer ≥ {minimum}")
+    value = int(raw) if _INTEGER.fullmatch(raw) else None
+    if value is None or not minimum <= value <= maximum:
+        raise bad_parameter(name, raw, f"an integer from {minimum} to {maximum}", minimum=minimum, maximum=maximum)
     return value
+
+
+def parse_text(name: str, raw: str | None, *, maximum: int = MAX_TEXT) -> str | None:
+    """Free text of at most ``maximum`` characters, without NUL (SQLite's LIKE ends a pattern there); None
+    when not given."""
+    if raw is None or raw == "":
+        return None
+    if len(raw) > maximum or "\x00" in raw:
+        expected = f"text of at most {maximum} characters, without NUL characters"
+        raise bad_parameter(name, raw, expected, maximum_length=maximum)
+    return raw
 
 
 def parse_bool(name: str, raw: str | None) -> bool | None:
@@ -123,17 +171,29 @@ def parse_ordering(
 
 
 def parse_timestamp(name: str, raw: str | None) -> int | None:
-    """ISO 8601 (``2026-11-21T10:00:00Z``; no zone means UTC) as nanoseconds since the epoch."""
+    """ISO 8601 (``2026-11-21T10:00:00Z``; no zone means UTC) as nanoseconds since the epoch, from
+    ``EARLIEST_S`` to ``LATEST_S`` (what 64-bit nanoseconds hold)."""
     if raw is None or raw == "":
         return None
+    earliest, latest = iso_second(EARLIEST_S), iso_second(LATEST_S)
+    expected = f"an ISO 8601 timestamp from {earliest} to {latest}, such as 2026-11-21T10:00:00Z"
     try:
         parsed = dt.datetime.fromisoformat(raw.replace("z", "Z"))
     except ValueError:
-        raise bad_parameter(name, raw, "an ISO 8601 timestamp such as 2026-11-21T10:00:00Z") from None
+        raise bad_parameter(name, raw, expected, earliest=earliest, latest=latest) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+    if not EARLIEST_S * 10**9 <= ns <= LATEST_S * 10**9:
+        raise bad_parameter(name, raw, expected, earliest=earliest, latest=latest)
+    return ns
+
+
+def iso_second(seconds: int) -> str:
+    """Seconds since the epoch as ISO 8601 UTC (``...T10:00:00Z``)."""
+    stamp = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso(ns: int) -> str:
@@ -148,15 +208,45 @@ def encode_cursor(kind: str, position: tuple[Any, ...]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(raw: str | None, kind: str, size: int) -> list[Any] | None:
-    """The position in a cursor made by ``encode_cursor`` for the same ``kind`` (ordering)."""
+Slot = Callable[[object], bool]
+"""Whether a value can stand at one place of a cursor's position."""
+
+
+def integer(value: object) -> bool:
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
+
+
+def number(value: object) -> bool:
+    return integer(value) or (type(value) is float and math.isfinite(value))
+
+
+def text(value: object) -> bool:
+    return type(value) is str
+
+
+def _value_slot(ordering: str) -> Slot:
+    """Costs are real numbers; every other ordering value (times, counts, tokens) is an integer."""
+    return number if ordering == "total_cost" else integer
+
+
+SESSION_POSITIONS: Mapping[str, tuple[Slot, ...]] = {name: (_value_slot(name), integer) for name in ORDERINGS}
+"""A session cursor's position, per ordering: (ordering value, session key)."""
+USER_POSITIONS: Mapping[str, tuple[Slot, ...]] = {name: (_value_slot(name), text) for name in USER_ORDERINGS}
+"""A user cursor's position, per ordering: (ordering value, user id)."""
+ORPHAN_POSITION: tuple[Slot, ...] = (integer, integer)
+"""An orphan trace cursor's position: (start time, trace key)."""
+
+
+def decode_cursor(raw: str | None, kind: str, slots: Sequence[Slot]) -> tuple[Any, ...] | None:
+    """The position in a cursor made by ``encode_cursor`` for the same ``kind`` (ordering), each value of the
+    type its ``slots`` accept; None when not given."""
     if raw is None or raw == "":
         return None
     try:
         doc = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         doc = None
-    if not isinstance(doc, list) or len(doc) != size + 1:
+    if not isinstance(doc, list) or len(doc) != len(slots) + 1:
         raise bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
     if doc[0] != kind:
         raise bad_parameter(
@@ -164,7 +254,10 @@ def decode_cursor(raw: str | None, kind: str, size: int) -> list[Any] | None:
             raw,
             f"a cursor from a page listed with the same ordering ({kind}); restart without cursor",
         )
-    return list(doc[1:])
+    position = tuple(doc[1:])
+    if not all(fits(value) for fits, value in zip(slots, position, strict=True)):
+        raise bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
+    return position
 
 
 def parse_hex_id(name: str, raw: str, size: int) -> bytes:
