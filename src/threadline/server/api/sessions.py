@@ -29,10 +29,12 @@ async def list_sessions(
     has_error: Annotated[str | None, Query(description="true / false")] = None,
     status: Annotated[str | None, Query(description="active / ended")] = None,
     dropped_off: Annotated[str | None, Query(description="true / false")] = None,
-    min_turns: Text = None,
-    max_turns: Text = None,
+    min_turns: Annotated[str | None, Query(description="An integer, 0 or more")] = None,
+    max_turns: Annotated[str | None, Query(description="An integer, 0 or more")] = None,
     model: Text = None,
-    q: Annotated[str | None, Query(description="Text in the first input or last output")] = None,
+    q: Annotated[
+        str | None, Query(description="Text in the first input or last output; at most 1000 characters")
+    ] = None,
     ordering: Annotated[
         str | None,
         Query(
@@ -51,18 +53,20 @@ async def list_sessions(
     return await run_in_threadpool(queries.session_page, rt, raw)
 
 
-@router.get("/sessions/{session_id:path}", response_model=SessionDetail, responses=_ERRORS)
+@router.get("/sessions/{session_id:text}", response_model=SessionDetail, responses=_ERRORS)
 async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     return await run_in_threadpool(queries.session_detail, rt, session_id)
 
 
-@router.delete("/sessions/{session_id:path}", response_model=ErasureResult, responses=_ERRORS)
+@router.delete("/sessions/{session_id:text}", response_model=ErasureResult, responses=_ERRORS)
 async def delete_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """Erase a session: its spans, traces, turns and log events; its user's rollup is corrected."""
     erased = await asyncio.wrap_future(
         rt.writer.call(lambda txn, stitcher: stitcher.erase_session(txn, DEFAULT_PROJECT, session_id))
     )
     if erased is None:
-        raise NotFound(f"No session {session_id!r}: nothing to erase.", detail={"session_id": session_id})
+        raise NotFound(
+            f"No session {params.shorten(session_id)!r}: nothing to erase.", detail={"session_id": session_id}
+        )
     rt.live.deleted(erased.sessions)
     return present.erasure(erased)

@@ -50,13 +50,13 @@ async def list_users(
     return await run_in_threadpool(queries.user_page, rt, raw)
 
 
-@router.get("/{user_id:path}", response_model=UserDetail, responses=_ERRORS)
+@router.get("/{user_id:text}", response_model=UserDetail, responses=_ERRORS)
 async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """The user's rollup and their 50 most recent sessions. ``user_id`` as stored, or before hashing."""
     return await run_in_threadpool(queries.user_detail, rt, user_id)
 
 
-@router.delete("/{user_id:path}", response_model=ErasureResult, responses=_ERRORS)
+@router.delete("/{user_id:text}", response_model=ErasureResult, responses=_ERRORS)
 async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     """Erase a user: their sessions, turns, spans and the orphan traces that name them.
 
@@ -72,6 +72,6 @@ async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) ->
 
     erased = await asyncio.wrap_future(rt.writer.call(erase))
     if not erased.sessions and not erased.trace_ids:
-        raise NotFound(f"No user {user_id!r}: nothing to erase.", detail={"user_id": user_id})
+        raise NotFound(f"No user {params.shorten(user_id)!r}: nothing to erase.", detail={"user_id": user_id})
     rt.live.deleted(erased.sessions)
     return present.erasure(erased)

@@ -85,7 +85,7 @@ async def sessions(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
+@router.get("/sessions/{session_id:text}", response_class=HTMLResponse)
 async def session(request: Request, session_id: str) -> HTMLResponse:
     """The session's full page; with ``?fragment=1`` only its detail (for the drawer)."""
     rt = runtime(request)
@@ -191,7 +191,7 @@ async def users(request: Request) -> HTMLResponse:
     return page("users.html", 400 if error else 200, view=view, ranges=views.RANGES, error=error, **listing)
 
 
-@router.get("/users/{user_id:path}", response_class=HTMLResponse)
+@router.get("/users/{user_id:text}", response_class=HTMLResponse)
 async def user(request: Request, user_id: str) -> HTMLResponse:
     """A user's rollup, retention and sessions (paged)."""
     rt: Runtime = runtime(request)
