@@ -9,7 +9,7 @@ import orjson
 
 from threadline.server.intelligence.analytics import SessionRow
 from threadline.server.store.base import Window
-from threadline.server.store.sqlite.paging import add_window
+from threadline.server.store.sqlite.paging import add_window, storable
 
 
 def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list[Any]]:
@@ -25,6 +25,8 @@ def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list
 
 def session_rows(conn: sqlite3.Connection, project_id: int, window: Window) -> list[SessionRow]:
     """``intelligence.analytics.SessionRow`` for every session of the window (from a covering index)."""
+    if not storable(window.user_id):
+        return []
     where, params = _window(project_id, window)
     rows: list[SessionRow] = conn.execute(
         "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, last_action, "
@@ -35,6 +37,8 @@ def session_rows(conn: sqlite3.Connection, project_id: int, window: Window) -> l
 
 
 def session_journeys(conn: sqlite3.Connection, project_id: int, window: Window) -> list[dict[str, Any]]:
+    if not storable(window.user_id):
+        return []
     where, params = _window(project_id, window, "s")
     cursor = conn.execute(
         "SELECT j.name, j.highest_stage, j.total_stages, j.stages, j.converted, j.conversion_turn, "

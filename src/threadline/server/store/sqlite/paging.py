@@ -1,4 +1,5 @@
-"""Shared query pieces: the activity-window filter, and keyset pagination over an indexed ordering."""
+"""Shared query pieces: the activity-window filter, keyset pagination over an indexed ordering, and which text
+values can match anything stored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ from typing import Any
 from threadline.server.store.base import Page
 
 RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], dict[str, Any]]
+
+
+def storable(*texts: str | None) -> bool:
+    """Whether each text could be stored (encodes as UTF-8): one that cannot (a lone surrogate) matches nothing."""
+    try:
+        for text in texts:
+            if text is not None:
+                text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def add_window(

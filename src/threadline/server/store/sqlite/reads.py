@@ -11,7 +11,7 @@ import orjson
 from threadline.server.ingest.records import SpanEvent
 from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, chunks
 from threadline.server.store.sqlite import codec
-from threadline.server.store.sqlite.paging import add_window, keyset_page
+from threadline.server.store.sqlite.paging import add_window, keyset_page, storable
 
 ORDER_EXPRESSIONS = {
     "last_activity": "last_ns",
@@ -91,6 +91,8 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
 
 
 def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery) -> Page:
+    if not storable(query.user_id, query.model, query.q, *(query.session_ids or ())):
+        return Page([])
     where, params = session_filters(project_id, query)
     return keyset_page(
         conn,
@@ -108,6 +110,8 @@ def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery
 
 
 def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> dict[str, Any] | None:
+    if not storable(session_id):
+        return None
     cursor = conn.execute(
         f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id = ?",
         (project_id, session_id),
@@ -118,7 +122,7 @@ def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> d
 
 def get_sessions(conn: sqlite3.Connection, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for chunk in chunks(list(session_ids), 500):
+    for chunk in chunks([s for s in session_ids if storable(s)], 500):
         marks = ",".join("?" * len(chunk))
         cursor = conn.execute(
             f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id IN ({marks})",

@@ -6,7 +6,7 @@ import sqlite3
 from typing import Any
 
 from threadline.server.store.base import Page, UserQuery
-from threadline.server.store.sqlite.paging import add_window, keyset_page
+from threadline.server.store.sqlite.paging import add_window, keyset_page, storable
 
 USER_ORDER_EXPRESSIONS = {
     "last_seen": "last_ns",
@@ -31,6 +31,8 @@ def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page:
+    if query.after is not None and not storable(query.after[1]):
+        return Page([])
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     add_window(where, params, query.since_ns, query.until_ns)
@@ -52,6 +54,8 @@ def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> P
 
 
 def get_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> dict[str, Any] | None:
+    if not storable(user_id):
+        return None
     cursor = conn.execute(
         f"SELECT {USER_COLUMNS} FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id)
     )
