@@ -238,6 +238,16 @@ def test_a_search_text_with_a_nul_character_is_refused(server: RunningServer, q:
     _refused(_get(server, "/api/v1/sessions", q=q), "q", "without NUL characters")
 
 
+def test_a_long_unknown_parameter_is_named_in_short(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        response = http.get("/api/v1/sessions?" + "x" * 60_000 + "=1")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unknown_parameter"
+    assert "(60000 characters)" in error["message"]
+    assert len(response.content) < 1000
+
+
 # Ids in paths.
 
 

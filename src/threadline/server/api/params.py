@@ -98,10 +98,11 @@ def unknown_parameter(name: str, allowed: list[str], endpoint: str) -> BadReques
     takes = f"takes {', '.join(allowed)}" if allowed else "takes no query parameters"
     close = difflib.get_close_matches(name, allowed, n=1)
     guess = f" Did you mean '{close[0]}'?" if close else ""
+    shown = shorten(name)
     return BadRequest(
-        f"Unknown query parameter {name!r}: {endpoint} {takes}.{guess}",
+        f"Unknown query parameter {shown!r}: {endpoint} {takes}.{guess}",
         code="unknown_parameter",
-        detail={"parameter": name, "allowed": allowed},
+        detail={"parameter": shown, "allowed": allowed},
     )
 
 
