@@ -14,7 +14,7 @@ import uvicorn
 
 from threadline.server.api.deps import Clock, Runtime
 from threadline.server.app import create_app
-from threadline.server.serve import Server, bind
+from threadline.server.serve import Server, bind, server_config
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 
@@ -55,7 +55,7 @@ def run_server(
     port = sock.getsockname()[1]
     settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, store=store)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1)
+    config = server_config(app, settings, loop="asyncio", timeout_graceful_shutdown=1)
     server = Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

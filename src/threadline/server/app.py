@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.staticfiles import StaticFiles
 
 from threadline.server.api import analytics, errors, ingest, sessions, stream, system, traces, users
 from threadline.server.api.deps import DEFAULT_PROJECT, Clock, Runtime
+from threadline.server.ingest.budget import IngestBudget
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.writer import ReadOnlyWriter, Writer
@@ -23,6 +25,9 @@ from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
 from threadline.server.web import live as web_live
 from threadline.server.web import pages, reference
+
+DECODING_THREADS = 2
+"""Requests decoded at once (each on a worker thread): one per core of the reference machine."""
 
 
 def create_app(
@@ -57,7 +62,16 @@ def create_app(
             idle_timeout_ns = stored * 1_000_000 if stored is not None else idle_timeout_ns
         else:
             backend.set_idle_timeout_ms(DEFAULT_PROJECT, idle_timeout_ns // 1_000_000)
-        runtime = Runtime(settings, backend, writer, preparer, live, idle_timeout_ns=idle_timeout_ns)
+        runtime = Runtime(
+            settings,
+            backend,
+            writer,
+            preparer,
+            live,
+            IngestBudget(settings.max_ingest_bytes),
+            CapacityLimiter(DECODING_THREADS),
+            idle_timeout_ns=idle_timeout_ns,
+        )
         if clock is not None:
             runtime.clock = clock
         app.state.runtime = runtime

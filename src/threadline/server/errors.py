@@ -3,9 +3,11 @@
     ApiError                      {"error": {"code", "message", "detail"}} with an HTTP status
     ├── BadRequest            400  undecodable body, bad parameter
     ├── NotFound              404  unknown session, trace or user
+    ├── RequestTimeout        408  the body arrived too slowly
     ├── PayloadTooLarge       413  body over the size limit (after decompression)
     ├── UnsupportedMediaType  415  content type or encoding we do not speak
-    ├── Overloaded            503  write queue full; carries Retry-After
+    ├── Overloaded            503  write queue or ingest memory full; carries Retry-After
+    │   └── StorageUnavailable 503  the store refused a write (disk full, I/O error); carries Retry-After
     └── ReadOnly              503  this process only reads the database
 
 Messages say what was wrong and what to do about it.
@@ -41,6 +43,11 @@ class NotFound(ApiError):
     code = "not_found"
 
 
+class RequestTimeout(ApiError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
     code = "payload_too_large"
@@ -58,6 +65,10 @@ class Overloaded(ApiError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message, detail={"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
+
+
+class StorageUnavailable(Overloaded):
+    code = "storage_unavailable"
 
 
 class ReadOnly(ApiError):

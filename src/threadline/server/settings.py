@@ -37,7 +37,7 @@ class Settings:
         metadata={"help": "Largest OTLP request body accepted, after decompression (larger: 413)."},
     )
     max_ingest_bytes: int = field(
-        default=64 * 1024 * 1024,
+        default=48 * 1024 * 1024,
         metadata={
             "help": "Request bodies held at once, from the first byte read until their spans are committed; "
             "past it ingest answers 503 with Retry-After before reading more (bounds memory under any flood)."

@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
 from starlette.requests import Request
 
 from threadline import hash_user_id
+from threadline.server.ingest.budget import IngestBudget
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.writer import Writer
 from threadline.server.live import LiveUpdates
@@ -27,6 +29,9 @@ class Runtime:
     writer: Writer
     preparer: Preparer
     live: LiveUpdates
+    budget: IngestBudget
+    decoding: CapacityLimiter
+    """Requests decoded at once, on worker threads (the event loop stays free for other requests)."""
     clock: Clock = time.time_ns
 
     idle_timeout_ns: int = 30 * 60 * 10**9

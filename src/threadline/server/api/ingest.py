@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -12,6 +13,9 @@ from threadline.server.api.deps import DEFAULT_PROJECT, runtime
 from threadline.server.api.schemas import ErrorBody
 from threadline.server.errors import ApiError
 from threadline.server.ingest import decode, logs, otlp
+from threadline.server.ingest.prepare import Preparer
+from threadline.server.ingest.records import DecodedBatch, Limits
+from threadline.server.store.base import SpanItem
 
 router = APIRouter(tags=["ingest"])
 _STATUS_NOTE = "JSON requests get this body; protobuf requests get a google.rpc.Status with the same message."
@@ -19,7 +23,12 @@ _INGEST_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Undecodable body. " + _STATUS_NOTE},
     413: {"model": ErrorBody, "description": "Body over --max-body-bytes after decompression. " + _STATUS_NOTE},
     415: {"model": ErrorBody, "description": "Unknown Content-Type or Content-Encoding."},
-    503: {"model": ErrorBody, "description": "Write queue full; retry after Retry-After. " + _STATUS_NOTE},
+    408: {"model": ErrorBody, "description": "The body arrived too slowly (--request-timeout). " + _STATUS_NOTE},
+    503: {
+        "model": ErrorBody,
+        "description": "Overloaded (write queue or ingest memory full) or the store refused the write (disk full); "
+        "retry after Retry-After. " + _STATUS_NOTE,
+    },
 }
 _OTLP_BODY = {
     "requestBody": {
@@ -33,17 +42,37 @@ _OTLP_BODY = {
 
 
 async def _export_traces(request: Request) -> Response:
+    """Read (within the ingest budget), decode and prepare (on a worker thread), write (acknowledged once
+    committed). The budget's share is held until the spans are committed."""
     rt = runtime(request)
     is_json = otlp.answers_in_json(request)
     try:
-        body = await otlp.read_request(request, rt.settings.max_body_bytes)
-        batch = decode.decode_json(body.body) if body.is_json else decode.decode_protobuf(body.body)
-        items = rt.preparer.prepare(batch.spans)
-        if items:
-            await rt.writer.write(DEFAULT_PROJECT, items)
+        with rt.budget.hold() as hold:
+            body = await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
+            is_json = body.is_json
+            batch, items = await to_thread.run_sync(
+                _decode_traces, rt.preparer, body, Limits.from_settings(rt.settings), limiter=rt.decoding
+            )
+            del body  # the raw bytes are not needed while the spans wait for the writer
+            hold.take(_object_overhead(batch))  # many small attributes take more memory than their wire size
+            if items:
+                await rt.writer.write(DEFAULT_PROJECT, items)
     except ApiError as error:
         return otlp.error_response(error, is_json)
-    return otlp.traces_response(body.is_json, batch.rejected, batch.reasons)
+    return otlp.traces_response(is_json, batch.rejected, batch.reasons)
+
+
+ATTRIBUTE_OVERHEAD_BYTES = 120
+"""What one decoded attribute costs in memory beyond its bytes on the wire (key and value objects, dict slot)."""
+
+
+def _object_overhead(batch: DecodedBatch) -> int:
+    return ATTRIBUTE_OVERHEAD_BYTES * sum(len(span.attributes) for span in batch.spans)
+
+
+def _decode_traces(preparer: Preparer, body: otlp.OtlpRequest, limits: Limits) -> tuple[DecodedBatch, list[SpanItem]]:
+    batch = decode.decode_json(body.body, limits) if body.is_json else decode.decode_protobuf(body.body, limits)
+    return batch, preparer.prepare(batch.spans)
 
 
 @router.post("/v1/traces", openapi_extra=_OTLP_BODY, summary="OTLP/HTTP trace export", responses=_INGEST_ERRORS)
@@ -65,12 +94,16 @@ async def export_logs(request: Request) -> Response:
     rt = runtime(request)
     is_json = otlp.answers_in_json(request)
     try:
-        body = await otlp.read_request(request, rt.settings.max_body_bytes)
-        events = logs.decode_logs_json(body.body) if body.is_json else logs.decode_logs_protobuf(body.body)
-        if events:
-            await asyncio.wrap_future(
-                rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, DEFAULT_PROJECT, events))
+        with rt.budget.hold() as hold:
+            body = await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
+            decoder = logs.decode_logs_json if body.is_json else logs.decode_logs_protobuf
+            events = await to_thread.run_sync(
+                decoder, body.body, Limits.from_settings(rt.settings), limiter=rt.decoding
             )
+            if events:
+                await asyncio.wrap_future(
+                    rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, DEFAULT_PROJECT, events))
+                )
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.empty_response(body.is_json, "logs")
@@ -78,9 +111,11 @@ async def export_logs(request: Request) -> Response:
 
 @router.post("/v1/metrics", summary="OTLP/HTTP metrics (accepted and discarded)", responses=_INGEST_ERRORS)
 async def export_metrics(request: Request) -> Response:
+    rt = runtime(request)
     is_json = otlp.answers_in_json(request)
     try:
-        await otlp.read_request(request, runtime(request).settings.max_body_bytes)
+        with rt.budget.hold() as hold:
+            await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.empty_response(is_json, "metrics")

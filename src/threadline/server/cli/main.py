@@ -45,8 +45,9 @@ def serve(**options: Any) -> None:
         parse_duration(settings.idle_timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--idle-timeout") from None
-    from threadline.server.serve import run
+    from threadline.server.serve import limit_malloc_arenas, run
 
+    limit_malloc_arenas()
     try:
         asyncio.run(run(settings))
     except KeyboardInterrupt:

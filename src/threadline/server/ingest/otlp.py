@@ -12,6 +12,7 @@ checked while decompressing.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,18 +25,20 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.requests import Request
 from starlette.responses import Response
 
-from threadline.server.errors import ApiError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from threadline.server.errors import ApiError, BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from threadline.server.ingest.budget import Hold
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"})
 _GRPC_STATUS_CODES = {
     400: 3,
+    408: 4,
     413: 8,
     415: 3,
     429: 8,
     503: 14,
-}  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE
+}  # INVALID_ARGUMENT, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,12 @@ def content_kind(request: Request) -> bool:
     )
 
 
-async def read_request(request: Request, max_bytes: int) -> OtlpRequest:
-    """The request body, decompressed, never more than ``max_bytes`` of it in memory."""
+async def read_request(request: Request, max_bytes: int, hold: Hold, timeout_s: float) -> OtlpRequest:
+    """The request body, decompressed, never more than ``max_bytes`` of it in memory.
+
+    Every byte kept is taken from ``hold`` (the ingest budget: 503 when it is spent, before reading on);
+    each part of the body must arrive within ``timeout_s`` (408 otherwise).
+    """
     is_json = content_kind(request)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
@@ -73,13 +80,32 @@ async def read_request(request: Request, max_bytes: int) -> OtlpRequest:
             detail={"supported": ["identity", "gzip", "deflate"]},
         )
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+    if declared and declared.isdigit():
+        if int(declared) > max_bytes and encoding in ("", "identity"):
+            raise _too_large(max_bytes)
+        hold.expect(int(declared))  # sheds load before reading anything
+    chunks = _timed(request.stream(), timeout_s)
     if encoding in ("", "identity"):
-        body = await _read_capped(request.stream(), max_bytes)
+        body = await _read_capped(chunks, max_bytes, hold)
     else:
-        body = await _inflate(request.stream(), encoding, max_bytes)
+        body = await _inflate(chunks, encoding, max_bytes, hold)
     return OtlpRequest(body, is_json)
+
+
+async def _timed(chunks: AsyncIterator[bytes], timeout_s: float) -> AsyncIterator[bytes]:
+    """The body's parts, each of which must arrive within ``timeout_s``."""
+    iterator = chunks.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise RequestTimeout(
+                f"The request body stopped arriving (nothing for {timeout_s:g}s). Send it without pauses.",
+                detail={"timeout_s": timeout_s},
+            ) from None
+        yield chunk
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:
@@ -90,18 +116,19 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
     )
 
 
-async def _read_capped(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+async def _read_capped(chunks: AsyncIterator[bytes], max_bytes: int, hold: Hold) -> bytes:
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
             raise _too_large(max_bytes)
+        hold.take(len(chunk))
         parts.append(chunk)
     return b"".join(parts)
 
 
-async def _inflate(chunks: AsyncIterator[bytes], encoding: str, max_bytes: int) -> bytes:
+async def _inflate(chunks: AsyncIterator[bytes], encoding: str, max_bytes: int, hold: Hold) -> bytes:
     wbits = 31 if encoding in ("gzip", "x-gzip") else 15
     inflater = zlib.decompressobj(wbits)
     parts: list[bytes] = []
@@ -122,6 +149,7 @@ async def _inflate(chunks: AsyncIterator[bytes], encoding: str, max_bytes: int) 
                 size += len(out)
                 if size > max_bytes:
                     raise _too_large(max_bytes)
+                hold.take(len(out))
                 parts.append(out)
                 data = inflater.unconsumed_tail
                 if inflater.eof and inflater.unused_data:  # concatenated gzip members
@@ -172,6 +200,8 @@ def error_response(error: ApiError, is_json: bool) -> Response:
     retry_after = getattr(error, "retry_after_s", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    if isinstance(error, RequestTimeout):  # the rest of a stalled body would follow on this connection
+        headers["Connection"] = "close"
     if is_json:
         return Response(orjson.dumps(error.body()), status_code=error.status_code, media_type=JSON, headers=headers)
     status = status_pb2.Status(code=_GRPC_STATUS_CODES.get(error.status_code, 2), message=error.message)

@@ -40,30 +40,57 @@ Prepare = Callable[[Sequence[RawSpan]], list[SpanItem]]
 
 
 class LruCache(Generic[K, V]):
-    def __init__(self, capacity: int) -> None:
+    """Least recently used entries go first, past ``capacity`` entries or ``max_weight`` in all (entries
+    weigh 1 unless ``put`` says otherwise)."""
+
+    def __init__(self, capacity: int, max_weight: int | None = None) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[K, V] = OrderedDict()
+        self.max_weight = max_weight
+        self.weight = 0
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
 
     def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
+        entry = self._items.get(key)
+        if entry is None:
+            return None
         self._items.move_to_end(key)
-        if len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        return entry[0]
+
+    def put(self, key: K, value: V, weight: int = 1) -> None:
+        previous = self._items.get(key)
+        if previous is not None:
+            self.weight -= previous[1]
+        self._items[key] = (value, weight)
+        self.weight += weight
+        self._items.move_to_end(key)
+        while len(self._items) > 1 and (
+            len(self._items) > self.capacity or (self.max_weight is not None and self.weight > self.max_weight)
+        ):
+            self.weight -= self._items.popitem(last=False)[1][1]
 
     def pop(self, key: K) -> None:
-        self._items.pop(key, None)
+        entry = self._items.pop(key, None)
+        if entry is not None:
+            self.weight -= entry[1]
 
     def clear(self) -> None:
         self._items.clear()
+        self.weight = 0
 
     def __contains__(self, key: K) -> bool:
         return key in self._items
+
+
+SESSION_CACHE_BYTES = 32 * 1024 * 1024
+"""About how much the cached sessions may hold (their traces' texts dominate): memory stays flat whatever
+the size of the conversations."""
+TRACE_OVERHEAD_BYTES = 1500
+"""What a cached trace aggregate costs besides its texts."""
+
+
+def session_weight(state: SessionState) -> int:
+    """Roughly the bytes a cached session holds."""
+    return sum(TRACE_OVERHEAD_BYTES + len(t.input_text or "") + len(t.output_text or "") for t in state.traces.values())
 
 
 @dataclass(slots=True)
@@ -104,7 +131,7 @@ class Stitcher:
         self._prepare = prepare
         self.options = options or FoldOptions()
         self._logs_stored: dict[int, bool] = {}
-        self._sessions: LruCache[tuple[int, str], _Session] = LruCache(session_cache)
+        self._sessions: LruCache[tuple[int, str], _Session] = LruCache(session_cache, SESSION_CACHE_BYTES)
         self._session_keys: dict[int, tuple[int, str]] = {}
         self._homes: LruCache[tuple[int, bytes], TraceHome] = LruCache(trace_cache)
         self._known_users: LruCache[tuple[int, str], bool] = LruCache(trace_cache)
@@ -205,6 +232,7 @@ class Stitcher:
         users: dict[str, UserDelta] = {}
         for cached, before in batch.touched.values():
             state = cached.state
+            self._sessions.put((project_id, state.session_id), cached, session_weight(state))
             changed, removed = state.refresh()
             after = state.rollup
             if after is None:
@@ -371,7 +399,7 @@ class Stitcher:
 
     def _remember(self, project_id: int, cached: _Session) -> None:
         key = (project_id, cached.state.session_id)
-        self._sessions.put(key, cached)
+        self._sessions.put(key, cached, session_weight(cached.state))
         self._session_keys[cached.state.pk] = key
         if len(self._session_keys) > 2 * self._sessions.capacity:
             self._session_keys = {pk: k for pk, k in self._session_keys.items() if k in self._sessions}

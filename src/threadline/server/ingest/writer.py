@@ -12,15 +12,16 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from threadline.server.errors import Overloaded, ReadOnly
+from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.stitch import ChangeSet, Prepare, Stitcher
-from threadline.server.store.base import IngestTransaction, SpanItem, Store
+from threadline.server.store.base import IngestTransaction, SpanItem, Store, StoreWriteRefused
 
 log = logging.getLogger("threadline.writer")
 T = TypeVar("T")
@@ -38,6 +39,8 @@ class _Job:
 
 
 _STOP = object()
+STORAGE_RETRY_AFTER_S = 5
+"""What a client is told to wait when the store refuses writes (a full disk rarely frees up at once)."""
 
 
 class Writer:
@@ -61,6 +64,7 @@ class Writer:
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="threadline-writer", daemon=True)
         self.commits = 0
+        self._refusals = _RefusalLog()
 
     @property
     def pending_spans(self) -> int:
@@ -135,6 +139,12 @@ class Writer:
     def _commit(self, jobs: list[_Job]) -> None:
         try:
             changes = self._apply(jobs)
+        except StoreWriteRefused as refused:  # nothing was written; the clients retry after Retry-After
+            self._stitcher.reset()
+            self._refusals.warn(refused)
+            for job in jobs:
+                self._finish(job, error=_storage_unavailable(refused))
+            return
         except Exception:
             self._stitcher.reset()
             if len(jobs) == 1:
@@ -163,6 +173,10 @@ class Writer:
         try:
             with self._store.write() as txn:
                 result = job.task(txn, self._stitcher)
+        except StoreWriteRefused as refused:
+            self._stitcher.reset()
+            job.future.set_exception(_storage_unavailable(refused))
+            return
         except Exception as exc:
             self._stitcher.reset()
             job.future.set_exception(exc)
@@ -192,6 +206,29 @@ class ReadOnlyWriter(Writer):
 
     def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
         raise _read_only()
+
+
+def _storage_unavailable(refused: StoreWriteRefused) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"The server cannot store spans right now: {refused}. Retry after the Retry-After delay.",
+        retry_after_s=STORAGE_RETRY_AFTER_S,
+    )
+
+
+class _RefusalLog:
+    """Warns about refused writes once per minute, not once per batch (a full disk refuses every batch)."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self._every_s = every_s
+        self._last = -every_s
+        self._since = 0
+
+    def warn(self, refused: StoreWriteRefused) -> None:
+        self._since += 1
+        now = time.monotonic()
+        if now - self._last >= self._every_s:
+            log.warning("writes refused by the store (%d since the last warning): %s", self._since, refused)
+            self._last, self._since = now, 0
 
 
 def _read_only() -> ReadOnly:

@@ -23,6 +23,11 @@ class StoreUnavailable(Exception):
     """The store cannot be opened (the path, and why, in one line: for the operator, not a traceback)."""
 
 
+class StoreWriteRefused(Exception):
+    """The store cannot take writes right now (disk full, I/O error, locked): nothing was written, and the
+    same write may succeed later. Raised by ``Store.write``; ingest answers 503 with Retry-After."""
+
+
 SpanItem = tuple[RawSpan, SpanFacts]
 """A decoded span and what it means."""
 

@@ -26,6 +26,7 @@ RANGES: tuple[tuple[str, str], ...] = (
 )
 _RANGE_SECONDS = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 
+
 def _ordering_label(name: str, descending: bool) -> str:
     if name.endswith("_activity"):
         return f"{name.replace('_', ' ')}, {'newest' if descending else 'oldest'} first"

@@ -17,6 +17,8 @@ from pathlib import Path
 from threadline.server.store.base import StoreUnavailable
 
 DB_FILENAME = "threadline.db"
+WAL_SIZE_LIMIT = 8 * 1024 * 1024
+"""Bytes of WAL file kept after the log starts over; the checkpointer keeps the log itself small."""
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -99,6 +101,8 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size = -65536")  # 64 MiB
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA wal_autocheckpoint = 4000")
+    # When a checkpoint lets the WAL start over, its file is cut back to this size (see checkpoint.py).
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     return conn
 
 
@@ -110,6 +114,6 @@ def connect_reader(path: Path) -> sqlite3.Connection:
         f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
     )
     conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA cache_size = -32768")  # 32 MiB
+    conn.execute("PRAGMA cache_size = -8192")  # 8 MiB: there is one reader per API thread
     conn.execute("PRAGMA query_only = ON")
     return conn

@@ -1,4 +1,4 @@
-"""Why a database could not be opened, in one line an operator can act on."""
+"""Why a database could not be opened or written, in one line an operator (or a client) can act on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from threadline.server.store.base import StoreUnavailable
+from threadline.server.store.base import StoreUnavailable, StoreWriteRefused
 
 _ERRNO_CAUSES = {
     errno.EACCES: "permission denied",
@@ -62,3 +62,23 @@ def _read_only_mount(folder: Path) -> bool:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+_RETRYABLE = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_IOERR: "the disk reported an I/O error",
+    sqlite3.SQLITE_BUSY: "the database is busy",
+    sqlite3.SQLITE_LOCKED: "the database is locked",
+    sqlite3.SQLITE_NOMEM: "SQLite ran out of memory",
+    sqlite3.SQLITE_READONLY: "the database became read-only",
+    sqlite3.SQLITE_CANTOPEN: "a database file cannot be opened",
+}
+
+
+def write_refusal(path: Path, exc: sqlite3.Error) -> StoreWriteRefused | None:
+    """``exc`` as a ``StoreWriteRefused`` when the same write may succeed later; None for anything else."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    cause = _RETRYABLE.get(code & 0xFF) if isinstance(code, int) else None
+    if cause is None:
+        return None
+    return StoreWriteRefused(f"{cause} ({path}); nothing was written")

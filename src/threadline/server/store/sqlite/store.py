@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,8 @@ from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, Sto
 from threadline.server.store.sqlite import analytics, db, opening, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
+
+log = logging.getLogger("threadline.store")
 
 
 class SqliteStore:
@@ -57,21 +60,38 @@ class SqliteStore:
 
     @contextmanager
     def write(self) -> Iterator[SqliteIngest]:
-        """One write transaction; commits on success, rolls back (and resyncs) on error."""
+        """One write transaction; commits on success, rolls back (and resyncs) on error.
+
+        Raises ``StoreWriteRefused`` when SQLite cannot write for now (disk full, I/O error, locked).
+        """
         conn = self._writer
         if conn is None:
             raise RuntimeError("this store was opened read-only")
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield SqliteIngest(conn, self._keys, self._resource_ids)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            self._resource_ids.clear()
-            self._load_keys()
-            raise
-        conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteIngest(conn, self._keys, self._resource_ids)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._roll_back(conn)
+                raise
+        except sqlite3.Error as exc:
+            refused = opening.write_refusal(self.path, exc)
+            if refused is None:
+                raise
+            raise refused from exc
         if self._checkpointer is not None:
             self._checkpointer.poke()
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """Undo the open transaction and forget what the failed one handed out (keys, resource ids)."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("rollback failed; the next transaction starts afresh", exc_info=True)
+        self._resource_ids.clear()
+        self._load_keys()
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -148,7 +168,10 @@ class SqliteStore:
             self._checkpointer.stop()
             self._checkpointer = None
         if self._writer is not None:
-            self._writer.execute("PRAGMA optimize")
-            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:  # tidying only: everything committed is already durable in the WAL
+                self._writer.execute("PRAGMA optimize")
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                log.warning("could not checkpoint the WAL on shutdown (%s); it is replayed at the next start", exc)
             self._writer.close()
             self._writer = None
