@@ -33,6 +33,12 @@ class Child:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM")
 
+    def stop(self) -> tuple[int, str]:
+        """Stop it as an operator would (SIGINT); its exit code and what it wrote to stderr."""
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(30)
+        return code, self.process.stderr.read() if self.process.stderr else ""
+
     def kill_hard(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(30)
