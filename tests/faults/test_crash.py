@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from faults.server import serve, wait_idle
 from faults.traffic import Ledger, assert_stored_exactly_once, build, post
 from support.process import free_port
 
 KILLS = 3
+pytestmark = pytest.mark.slow
 
 
 def test_acknowledged_spans_survive_repeated_hard_kills(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from faults.server import serve, wait_idle
 from faults.traffic import Ledger, assert_stored_exactly_once, build, flood
 
 RSS_LIMIT_MB = 400
+pytestmark = pytest.mark.slow
 
 
 def test_a_flood_is_shed_with_503_memory_stays_bounded_and_acked_spans_are_kept(tmp_path: Path) -> None:

@@ -41,5 +41,9 @@ async def metrics(rt: Annotated[Runtime, Depends(runtime)]) -> str:
         f"threadline_writer_pending_spans {rt.writer.pending_spans}",
         "# TYPE threadline_writer_commits_total counter",
         f"threadline_writer_commits_total {rt.writer.commits}",
+        "# TYPE threadline_ingest_held_bytes gauge",
+        f"threadline_ingest_held_bytes {rt.budget.held_bytes}",
+        "# TYPE threadline_ingest_refused_total counter",
+        f"threadline_ingest_refused_total {rt.budget.refused}",
     ]
     return "\n".join(lines) + "\n"
