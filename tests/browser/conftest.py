@@ -42,15 +42,17 @@ class Filled:
         return self.server.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module: Playwright's sync API keeps an event loop running while it is open, which would break
+    the tests after these that start loops of their own."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"the browser tests need Chromium at {CHROMIUM}: run `make test`, which installs it")
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
     yield launched

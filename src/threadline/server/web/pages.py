@@ -18,7 +18,7 @@ from threadline.server import queries
 from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
 from threadline.server.errors import ApiError, NotFound
 from threadline.server.web import layout, views
-from threadline.server.web.templating import page
+from threadline.server.web.templating import page, truncate_middle
 
 router = APIRouter(include_in_schema=False)
 RANKED = 5
@@ -33,6 +33,11 @@ def _refused(call: Callable[[], dict[str, Any]], empty: dict[str, Any]) -> tuple
         if isinstance(error, NotFound):
             raise
         return empty, error.message
+
+
+def _shown(value: str) -> str:
+    """An id as a message shows it: quoted, and cut in the middle past 80 characters."""
+    return repr(truncate_middle(value, 80))
 
 
 def _not_found(message: str, back_href: str, back_label: str) -> HTMLResponse:
@@ -92,7 +97,7 @@ async def session(request: Request, session_id: str) -> HTMLResponse:
     try:
         detail = await run_in_threadpool(lambda: views.session_page(queries.session_detail(rt, session_id)))
     except NotFound:
-        return _not_found(f"No session {session_id!r} here.", "/", "Back to the sessions")
+        return _not_found(f"No session {_shown(session_id)} here.", "/", "Back to the sessions")
     template = "_session_detail.html" if request.query_params.get("fragment") else "session.html"
     return page(template, detail=detail)
 
@@ -104,7 +109,7 @@ async def trace(request: Request, trace_id: str) -> HTMLResponse:
     try:
         found = await run_in_threadpool(queries.trace, rt, trace_id)
     except (NotFound, ApiError):
-        return _not_found(f"No trace {trace_id!r} here.", "/", "Back to the sessions")
+        return _not_found(f"No trace {_shown(trace_id)} here.", "/", "Back to the sessions")
     tree = views.trace_page(found)
     template = "_span_tree.html" if request.query_params.get("fragment") else "trace.html"
     return page(template, tree=tree, session_id=found["session_id"])
@@ -208,5 +213,5 @@ async def user(request: Request, user_id: str) -> HTMLResponse:
     try:
         detail, listing, error = await run_in_threadpool(load)
     except NotFound:
-        return _not_found(f"No user {user_id!r} here.", "/users", "Back to the users")
+        return _not_found(f"No user {_shown(user_id)} here.", "/users", "Back to the users")
     return page("user.html", 400 if error else 200, user=detail, cursor=cursor, error=error, **listing)
