@@ -89,3 +89,22 @@ def test_log_events_of_an_erased_session_are_gone_too(server: RunningServer) -> 
         trace = client.get(f"/api/v1/traces/{again['turns'][0]['trace_ids'][0]}").json()
     assert again["turn_count"] == 1
     assert all(not span["events"] for root in trace["spans"] for span in [root, *root["children"]])
+
+
+def test_a_user_rebuilt_from_saturated_sessions_stays_an_integer(tmp_path: Path) -> None:
+    """Sums saturate at int64 when a user's rollup is rebuilt (SQL's sum() would raise instead)."""
+    import sqlite3
+
+    from threadline.server.store.sqlite import erase
+    from threadline.server.store.sqlite.db import database_path
+
+    with run_server(tmp_path / "data") as running, running.client() as client:
+        seed(client)
+    conn = sqlite3.connect(database_path(tmp_path / "data"))
+    conn.execute("UPDATE sessions SET input_tokens = 9223372036854775807 WHERE user_id = 'alice'")
+    assert erase.recompute_user(conn, 1, "alice") is False
+    tokens, kind = conn.execute(
+        "SELECT input_tokens, typeof(input_tokens) FROM users WHERE user_id = 'alice'"
+    ).fetchone()
+    conn.close()
+    assert (tokens, kind) == (9223372036854775807, "integer")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
+from threadline.server.ingest.rollup import saturate
 from threadline.server.store.base import Erased
 
 
@@ -45,12 +47,12 @@ def erase_orphan_traces_of(conn: sqlite3.Connection, project_id: int, user_id: s
 
 def recompute_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> bool:
     """Rebuild a user's rollup from their sessions; drop the user when none remain. True if dropped."""
-    row = conn.execute(
-        "SELECT count(*), sum(turn_count), sum(trace_count), sum(error_count), sum(input_tokens), sum(output_tokens), "
-        "sum(total_cost_usd), min(first_ns), max(last_ns) FROM sessions WHERE project_id = ? AND user_id = ?",
+    sessions = conn.execute(
+        "SELECT turn_count, trace_count, error_count, input_tokens, output_tokens, total_cost_usd, first_ns, last_ns "
+        "FROM sessions WHERE project_id = ? AND user_id = ?",
         (project_id, user_id),
-    ).fetchone()
-    if row[0] == 0:
+    ).fetchall()
+    if not sessions:
         deleted = conn.execute("DELETE FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id))
         if deleted.rowcount:
             conn.execute("UPDATE project_counters SET user_count = user_count - 1 WHERE project_id = ?", (project_id,))
@@ -58,6 +60,20 @@ def recompute_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> b
     conn.execute(
         "UPDATE users SET session_count = ?, turn_count = ?, trace_count = ?, error_count = ?, input_tokens = ?, "
         "output_tokens = ?, total_cost_usd = ?, first_ns = ?, last_ns = ? WHERE project_id = ? AND user_id = ?",
-        (*row, project_id, user_id),
+        (*_user_totals(sessions), project_id, user_id),
     )
     return False
+
+
+def _user_totals(sessions: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """Sessions, summed counters (saturating: SQL's sum() raises past int64), cost (None: none known),
+    first and last activity."""
+    columns = list(zip(*sessions, strict=True))
+    costs = [c for c in columns[5] if c is not None]
+    return (
+        len(sessions),
+        *(saturate(sum(column)) for column in columns[:5]),
+        sum(costs) if costs else None,
+        min(columns[6]),
+        max(columns[7]),
+    )
