@@ -56,7 +56,7 @@ async def _export_traces(request: Request) -> Response:
             del body  # the raw bytes are not needed while the spans wait for the writer
             hold.take(_object_overhead(batch))  # many small attributes take more memory than their wire size
             if items:
-                await rt.writer.write(DEFAULT_PROJECT, items)
+                await rt.writer.write(DEFAULT_PROJECT, items, hold.bytes)
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.traces_response(is_json, batch.rejected, batch.reasons)

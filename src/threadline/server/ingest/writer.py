@@ -36,9 +36,14 @@ class _Job:
     items: Sequence[SpanItem] | None
     task: WriterTask | None
     future: Future[Any]
+    weight: int = 0
+    """The request's size in bytes (a group commit stops growing past ``MAX_BATCH_BYTES``)."""
 
 
 _STOP = object()
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+"""A group commit takes no more requests once it holds this many of their bytes: a transaction's pages
+all land in the WAL before a checkpoint can move them, so this bounds the WAL's growth between two."""
 STORAGE_RETRY_AFTER_S = 5
 """What a client is told to wait when the store refuses writes (a full disk rarely frees up at once)."""
 
@@ -79,8 +84,9 @@ class Writer:
             self._queue.put(_STOP)
             self._thread.join(timeout)
 
-    def submit(self, project_id: int, items: Sequence[SpanItem]) -> Future[ChangeSet]:
-        """Queue spans for the next group commit; raises ``Overloaded`` when the queue is full."""
+    def submit(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> Future[ChangeSet]:
+        """Queue spans for the next group commit; raises ``Overloaded`` when the queue is full. ``weight``:
+        the request's size in bytes."""
         with self._lock:
             if self._pending and self._pending + len(items) > self._max_pending:
                 raise Overloaded(
@@ -89,11 +95,11 @@ class Writer:
                 )
             self._pending += len(items)
         future: Future[ChangeSet] = Future()
-        self._queue.put(_Job(project_id, items, None, future))
+        self._queue.put(_Job(project_id, items, None, future, weight))
         return future
 
-    async def write(self, project_id: int, items: Sequence[SpanItem]) -> ChangeSet:
-        return await asyncio.wrap_future(self.submit(project_id, items))
+    async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
+        return await asyncio.wrap_future(self.submit(project_id, items, weight))
 
     def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
         """Run ``task`` on the writer thread inside a transaction of its own."""
@@ -112,8 +118,8 @@ class Writer:
             jobs = [first]
             stop_after = False
             if first.task is None:
-                size = len(first.items or ())
-                while size < self._max_batch:
+                size, weight = len(first.items or ()), first.weight
+                while size < self._max_batch and weight < MAX_BATCH_BYTES:
                     try:
                         nxt = self._queue.get_nowait()
                     except queue.Empty:
@@ -129,6 +135,7 @@ class Writer:
                         continue
                     jobs.append(nxt)
                     size += len(nxt.items or ())
+                    weight += nxt.weight
                 if jobs:
                     self._commit(jobs)
             else:
@@ -201,7 +208,7 @@ class ReadOnlyWriter(Writer):
     def start(self) -> None:
         return None
 
-    def submit(self, project_id: int, items: Sequence[SpanItem]) -> Future[ChangeSet]:
+    def submit(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> Future[ChangeSet]:
         raise _read_only()
 
     def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:

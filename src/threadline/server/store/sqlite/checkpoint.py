@@ -22,7 +22,7 @@ log = logging.getLogger("threadline.checkpoint")
 
 WAL_CHECKPOINT_BYTES = 16 * 1024 * 1024
 """Checkpoint once the WAL file holds this much."""
-WAL_HARD_LIMIT_BYTES = 64 * 1024 * 1024
+WAL_HARD_LIMIT_BYTES = 32 * 1024 * 1024
 """Past this, checkpoint and truncate the WAL even if that means waiting for readers."""
 
 
