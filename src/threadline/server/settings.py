@@ -88,6 +88,61 @@ class Settings:
             "the API finds a user by the id as the application knows it."
         },
     )
+    auth: bool = field(
+        default=False,
+        metadata={
+            "help": "Require an API key on every route but /healthz (THREADLINE_AUTH=on). Create keys with "
+            "`threadline keys create`."
+        },
+    )
+    insecure_no_auth: bool = field(
+        default=False,
+        metadata={
+            "help": "Serve a non-loopback --host without --auth anyway: anyone who reaches the port reads and "
+            "erases everything."
+        },
+    )
+    allowed_hosts: str = field(
+        default="",
+        metadata={
+            "help": "Host names requests may be addressed to, comma-separated (others get 421, which defeats DNS "
+            "rebinding); default: loopback names without --auth, any name with it."
+        },
+    )
+    secret_key: str = field(
+        default="",
+        metadata={
+            "help": "Secret that keys the hashes of API keys and signs web sessions; default: generated once in "
+            "--data-dir/secret.key. Servers that share a store must share it."
+        },
+    )
+    hash_user_ids: bool = field(
+        default=False,
+        metadata={"help": "Hash user ids that arrive in clear with user_id_salt, as the SDK does."},
+    )
+    tls_cert: str = field(
+        default="",
+        metadata={"help": "Certificate file (PEM) to serve HTTPS; needs --tls-key."},
+    )
+    tls_key: str = field(
+        default="",
+        metadata={"help": "Private key file (PEM) of --tls-cert."},
+    )
+    forwarded_allow_ips: str = field(
+        default="",
+        metadata={
+            "help": "Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (comma-separated "
+            "addresses, or *); none by default."
+        },
+    )
+    cors_origins: str = field(
+        default="",
+        metadata={"help": "Origins whose pages may call the API from a browser (comma-separated); none by default."},
+    )
+    public_metrics: bool = field(
+        default=False,
+        metadata={"help": "Serve /metrics without a key when --auth is on."},
+    )
     demo: bool = field(
         default=False,
         metadata={"help": "Send realistic demo traffic through the SDK, so there is something to see."},
@@ -100,6 +155,14 @@ class Settings:
     @property
     def request_timeout_s(self) -> float:
         return parse_duration(self.request_timeout) / 1000
+
+    @property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        return _names(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return _names(self.cors_origins)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -125,6 +188,10 @@ _TYPES: dict[str, type] = {"str": str, "int": int, "Path": Path, "bool": bool}
 SETTINGS: tuple[Setting, ...] = tuple(
     Setting(f.name, f.default, _TYPES[str(f.type)], f.metadata["help"]) for f in dataclasses.fields(Settings)
 )
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}

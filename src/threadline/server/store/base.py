@@ -258,7 +258,77 @@ class SpanRow:
     cost_source: str | None
 
 
-class Store(Protocol):
+ContentPolicy = Literal["full", "truncated", "none"]
+KeyScope = Literal["full", "read", "ingest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A tenant: its data is seen only through its own keys. Holds its privacy settings."""
+
+    id: int
+    name: str
+    created_ns: int
+    content_policy: ContentPolicy = "full"
+    """What is kept of texts (prompts, answers, tool arguments and results): all, cut, or nothing."""
+    content_max_chars: int | None = None
+    """For ``truncated``: characters kept of each text."""
+    redact_secrets: bool = True
+    """Replace providers' API keys, bearer tokens and e-mail addresses before anything is written."""
+    redact_patterns: tuple[str, ...] = ()
+    """Regular expressions whose matches are replaced too."""
+    retention_days: int | None = None
+    """Sessions quiet for longer than this are removed (None: kept until erased)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key as stored: its public id and what it grants (the secret itself is never stored)."""
+
+    id: str
+    project_id: int
+    name: str
+    scope: KeyScope
+    created_ns: int
+    revoked_ns: int | None = None
+    last_used_ns: int | None = None
+
+
+class Admin(Protocol):
+    """Projects and API keys."""
+
+    def projects(self) -> list[Project]: ...
+
+    def project(self, name: str) -> Project | None: ...
+
+    def project_by_id(self, project_id: int) -> Project | None: ...
+
+    def create_project(self, name: str, now_ns: int) -> Project:
+        """Raises ``ValueError`` when a project of that name exists."""
+        ...
+
+    def update_project(self, project: Project) -> None:
+        """Store the project's settings (its name and id are kept)."""
+        ...
+
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> None: ...
+
+    def keys(self, project_id: int | None = None) -> list[ApiKey]: ...
+
+    def key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
+        """A key and the HMAC of its secret."""
+        ...
+
+    def revoke_key(self, key_id: str, now_ns: int) -> bool:
+        """False when there is no such key or it was revoked already."""
+        ...
+
+    def touch_key(self, key_id: str, now_ns: int) -> None:
+        """Record that the key was used (best effort)."""
+        ...
+
+
+class Store(Admin, Protocol):
     """A storage backend: one writer transaction at a time, any number of readers."""
 
     def write(self) -> AbstractContextManager[IngestTransaction]: ...

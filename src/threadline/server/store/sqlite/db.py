@@ -106,6 +106,13 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_admin(path: Path) -> sqlite3.Connection:
+    """A read-write connection for projects and keys, beside the ingest writer (SQLite serializes them)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
 def connect_reader(path: Path) -> sqlite3.Connection:
     """A read-only connection; safe from other processes while the server runs."""
     if not path.exists():

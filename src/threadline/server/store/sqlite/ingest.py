@@ -232,7 +232,7 @@ class SqliteIngest:
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         turns: list[tuple[Any, ...]] = []
         removed: list[tuple[Any, ...]] = []
-        models: list[tuple[str, int]] = []
+        models: list[tuple[int, str, int]] = []
         stale_journeys: list[tuple[int]] = []
         journeys: list[tuple[Any, ...]] = []
         for w in writes:
@@ -247,7 +247,7 @@ class SqliteIngest:
             turns.extend(_turn_row(w.pk, t) for t in w.changed_turns)
             removed.extend((w.pk, conversation, key) for conversation, key in w.removed_turns)
             known = w.before.models if w.before is not None and not w.is_new else ()
-            models.extend((m, w.pk) for m in w.after.models if m not in known)
+            models.extend((project_id, m, w.pk) for m in w.after.models if m not in known)
             if w.after.journeys != (w.before.journeys if w.before is not None else None):
                 stale_journeys.append((w.pk,))
                 journeys.extend(_journey_row(w.pk, j) for j in w.after.journeys)
@@ -263,7 +263,9 @@ class SqliteIngest:
         if turns:
             self._conn.executemany(_TURN_UPSERT, turns)
         if models:
-            self._conn.executemany("INSERT OR IGNORE INTO session_models (model, session_pk) VALUES (?, ?)", models)
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO session_models (project_id, model, session_pk) VALUES (?, ?, ?)", models
+            )
         if stale_journeys:
             self._conn.executemany("DELETE FROM session_journeys WHERE session_pk = ?", stale_journeys)
         if journeys:

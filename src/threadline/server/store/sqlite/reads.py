@@ -81,8 +81,8 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
         where.append(dropped_off_sql() if query.dropped_off else f"NOT {dropped_off_sql()}")
         params.append(cutoff)
     if query.model is not None:
-        where.append("pk IN (SELECT session_pk FROM session_models WHERE model = ?)")
-        params.append(query.model)
+        where.append("pk IN (SELECT session_pk FROM session_models WHERE project_id = ? AND model = ?)")
+        params.extend((project_id, query.model))
     if query.q:
         pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append("(first_input LIKE ? ESCAPE '\\' OR last_output LIKE ? ESCAPE '\\')")
@@ -243,12 +243,13 @@ def models(conn: sqlite3.Connection, project_id: int) -> list[str]:
     rows = conn.execute(
         """
         WITH RECURSIVE found(model) AS (
-            SELECT min(model) FROM session_models
+            SELECT min(model) FROM session_models WHERE project_id = ?
             UNION ALL
-            SELECT (SELECT min(model) FROM session_models WHERE model > found.model) FROM found
+            SELECT (SELECT min(model) FROM session_models WHERE project_id = ? AND model > found.model) FROM found
             WHERE found.model IS NOT NULL
         )
         SELECT model FROM found WHERE model IS NOT NULL
-        """
+        """,
+        (project_id, project_id),
     )
     return [r[0] for r in rows]

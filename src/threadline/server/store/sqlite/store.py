@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from threadline.server.intelligence.analytics import SessionRow
-from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, StoreUnavailable, UserQuery, Window
-from threadline.server.store.sqlite import analytics, db, opening, reads, users
+from threadline.server.store.base import (
+    ApiKey,
+    Page,
+    Project,
+    SessionQuery,
+    SpanRow,
+    Stats,
+    StoreUnavailable,
+    UserQuery,
+    Window,
+)
+from threadline.server.store.sqlite import admin, analytics, db, opening, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
 
@@ -30,6 +40,8 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
+        self._admin_conn: sqlite3.Connection | None = None
+        self._admin_lock = threading.Lock()
         self._keys = {"session": 0, "trace": 0}
         self._resource_ids: dict[bytes, int] = {}
         try:
@@ -159,7 +171,64 @@ class SqliteStore:
             self._writer = None
         self.close()
 
+    # --- projects and keys (reads on the reader connections; writes on a connection of their own) ------
+
+    def projects(self) -> list[Project]:
+        return admin.projects(self._reader())
+
+    def project(self, name: str) -> Project | None:
+        return admin.project(self._reader(), "name", name)
+
+    def project_by_id(self, project_id: int) -> Project | None:
+        return admin.project(self._reader(), "id", project_id)
+
+    def create_project(self, name: str, now_ns: int) -> Project:
+        with self._admin() as conn:
+            return admin.create_project(conn, name, now_ns)
+
+    def update_project(self, project: Project) -> None:
+        with self._admin() as conn:
+            admin.update_project(conn, project)
+
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> None:
+        with self._admin() as conn:
+            admin.add_key(conn, key, secret_hash)
+
+    def keys(self, project_id: int | None = None) -> list[ApiKey]:
+        return admin.keys(self._reader(), project_id)
+
+    def key(self, key_id: str) -> tuple[ApiKey, bytes] | None:
+        return admin.key(self._reader(), key_id)
+
+    def revoke_key(self, key_id: str, now_ns: int) -> bool:
+        with self._admin() as conn:
+            return admin.revoke_key(conn, key_id, now_ns)
+
+    def touch_key(self, key_id: str, now_ns: int) -> None:
+        with self._admin() as conn:
+            admin.touch_key(conn, key_id, now_ns)
+
+    @contextmanager
+    def _admin(self) -> Iterator[sqlite3.Connection]:
+        """A transaction on the admin connection (opened on first use; never the ingest writer's)."""
+        if self.read_only:
+            raise RuntimeError("this store was opened read-only")
+        with self._admin_lock:
+            if self._admin_conn is None:
+                self._admin_conn = db.connect_admin(self.path)
+            conn = self._admin_conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
     def close(self) -> None:
+        if self._admin_conn is not None:
+            self._admin_conn.close()
+            self._admin_conn = None
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
