@@ -155,6 +155,16 @@ class IngestTransaction(Protocol):
         """Rebuild a user's rollup from their sessions; True when no session is left (user removed)."""
         ...
 
+    def quiet_sessions(
+        self, project_id: int, session_ids: Sequence[str], before_ns: int
+    ) -> list[tuple[int, str, str | None]]:
+        """(key, session id, user id) of those sessions whose last activity is still before ``before_ns``."""
+        ...
+
+    def erase_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        """Remove those traces that are still orphans and started before ``before_ns``."""
+        ...
+
 
 Ordering = Literal[
     "last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count"
@@ -375,6 +385,14 @@ class Store(Admin, Protocol):
 
     def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
         """Sessions with no explicit end whose last activity lies in (from_ns, to_ns]."""
+        ...
+
+    def sessions_quiet_since(self, project_id: int, before_ns: int, limit: int) -> list[str]:
+        """Up to ``limit`` sessions whose last activity is before ``before_ns``, the quietest first."""
+        ...
+
+    def orphan_traces_before(self, project_id: int, before_ns: int, limit: int) -> list[bytes]:
+        """Up to ``limit`` orphan traces that started before ``before_ns``, the oldest first."""
         ...
 
     def close(self) -> None: ...

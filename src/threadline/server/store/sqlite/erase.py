@@ -1,12 +1,15 @@
-"""Erasure (privacy requests): everything stored for a session or a user, with rollups corrected."""
+"""Erasure (privacy requests, retention): everything stored for a session or a user, with rollups corrected."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from threadline.server.ingest.rollup import saturate
-from threadline.server.store.base import Erased
+from threadline.server.store.base import Erased, chunks
+
+_IN_CHUNK = 500
 
 
 def find_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> tuple[int, str | None] | None:
@@ -43,6 +46,33 @@ def erase_session(conn: sqlite3.Connection, project_id: int, session_pk: int) ->
 
 def erase_orphan_traces_of(conn: sqlite3.Connection, project_id: int, user_id: str) -> Erased:
     return _erase_traces(conn, project_id, "session_pk IS NULL AND user_id = ?", (user_id,))
+
+
+def quiet_sessions(
+    conn: sqlite3.Connection, project_id: int, session_ids: Sequence[str], before_ns: int
+) -> list[tuple[int, str, str | None]]:
+    """(key, session id, user id) of those sessions whose last activity is still before ``before_ns``."""
+    found: list[tuple[int, str, str | None]] = []
+    for chunk in chunks(session_ids, _IN_CHUNK):
+        marks = ",".join("?" * len(chunk))
+        # "+": found by id, never by scanning the range of old sessions (it may be long).
+        found += conn.execute(
+            f"SELECT pk, session_id, user_id FROM sessions WHERE project_id = ? AND session_id IN ({marks}) "
+            "AND +last_ns < ?",
+            (project_id, *chunk, before_ns),
+        ).fetchall()
+    return found
+
+
+def erase_orphan_traces(
+    conn: sqlite3.Connection, project_id: int, trace_ids: Sequence[bytes], before_ns: int
+) -> Erased:
+    """Those traces that are still orphans and started before ``before_ns`` (an adopted one stays)."""
+    erased = Erased()
+    for chunk in chunks(trace_ids, _IN_CHUNK):  # "+": found by id, as above
+        where = f"session_pk IS NULL AND +start_ns < ? AND trace_id IN ({','.join('?' * len(chunk))})"
+        erased.add(_erase_traces(conn, project_id, where, (before_ns, *chunk)))
+    return erased
 
 
 def recompute_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> bool:

@@ -314,6 +314,14 @@ class SqliteIngest:
     def recompute_user(self, project_id: int, user_id: str) -> bool:
         return erase.recompute_user(self._conn, project_id, user_id)
 
+    def quiet_sessions(
+        self, project_id: int, session_ids: Sequence[str], before_ns: int
+    ) -> list[tuple[int, str, str | None]]:
+        return erase.quiet_sessions(self._conn, project_id, session_ids, before_ns)
+
+    def erase_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        return erase.erase_orphan_traces(self._conn, project_id, trace_ids, before_ns)
+
     def add_counters(self, project_id: int, delta: CounterDelta) -> None:
         d = delta
         self._conn.execute(

@@ -140,6 +140,25 @@ def sessions_going_idle(conn: sqlite3.Connection, project_id: int, from_ns: int,
     return [r[0] for r in rows]
 
 
+def sessions_quiet_since(conn: sqlite3.Connection, project_id: int, before_ns: int, limit: int) -> list[str]:
+    """The quietest sessions first, along the (project_id, last_ns) index."""
+    rows = conn.execute(
+        "SELECT session_id FROM sessions WHERE project_id = ? AND last_ns < ? ORDER BY last_ns LIMIT ?",
+        (project_id, before_ns, limit),
+    )
+    return [r[0] for r in rows]
+
+
+def orphan_traces_before(conn: sqlite3.Connection, project_id: int, before_ns: int, limit: int) -> list[bytes]:
+    """The oldest orphan traces first, along the partial index of orphans (project_id, start_ns)."""
+    rows = conn.execute(
+        "SELECT trace_id FROM traces WHERE project_id = ? AND session_pk IS NULL AND start_ns < ? "
+        "ORDER BY start_ns LIMIT ?",
+        (project_id, before_ns, limit),
+    )
+    return [r[0] for r in rows]
+
+
 def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> list[dict[str, Any]]:
     cursor = conn.execute(
         """

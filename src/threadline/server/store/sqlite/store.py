@@ -164,6 +164,12 @@ class SqliteStore:
     def sessions_going_idle(self, project_id: int, from_ns: int, to_ns: int) -> list[str]:
         return reads.sessions_going_idle(self._reader(), project_id, from_ns, to_ns)
 
+    def sessions_quiet_since(self, project_id: int, before_ns: int, limit: int) -> list[str]:
+        return reads.sessions_quiet_since(self._reader(), project_id, before_ns, limit)
+
+    def orphan_traces_before(self, project_id: int, before_ns: int, limit: int) -> list[bytes]:
+        return reads.orphan_traces_before(self._reader(), project_id, before_ns, limit)
+
     def _abandon(self) -> None:
         """Close whatever a failed start-up opened, without the tidying that ``close`` does."""
         if self._writer is not None:
