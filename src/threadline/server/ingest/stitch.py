@@ -303,6 +303,43 @@ class Stitcher:
         self.forget_session(project_id, session_id, erased.trace_ids)
         return erased
 
+    # --- retention -------------------------------------------------------------------------------
+
+    def expire_sessions(
+        self, txn: IngestTransaction, project_id: int, session_ids: Sequence[str], before_ns: int
+    ) -> Erased:
+        """Erase those sessions still quiet since ``before_ns`` (one that got a span meanwhile stays); each of
+        their users is rebuilt once."""
+        erased = Erased()
+        users: set[str] = set()
+        for session_pk, session_id, user_id in txn.quiet_sessions(project_id, session_ids, before_ns):
+            erased.add(self._erase(txn, project_id, session_pk, session_id))
+            if user_id:
+                users.add(user_id)
+        txn.add_counters(
+            project_id,
+            CounterDelta(
+                span_count=-erased.spans, trace_count=-len(erased.trace_ids), session_count=-len(erased.sessions)
+            ),
+        )
+        for user_id in sorted(users):
+            if txn.recompute_user(project_id, user_id):
+                self.forget_user(project_id, user_id)
+        return erased
+
+    def expire_orphan_traces(
+        self, txn: IngestTransaction, project_id: int, trace_ids: Sequence[bytes], before_ns: int
+    ) -> Erased:
+        """Erase those traces still orphans that started before ``before_ns``."""
+        erased = txn.erase_orphan_traces(project_id, trace_ids, before_ns)
+        for trace_id in erased.trace_ids:
+            self._homes.pop((project_id, trace_id))
+        removed = len(erased.trace_ids)
+        txn.add_counters(
+            project_id, CounterDelta(span_count=-erased.spans, trace_count=-removed, orphan_trace_count=-removed)
+        )
+        return erased
+
     # --- GenAI log events ------------------------------------------------------------------------
 
     def attach_log_events(self, txn: IngestTransaction, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
