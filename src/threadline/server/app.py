@@ -20,6 +20,7 @@ from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.writer import ReadOnlyWriter, Writer
 from threadline.server.live import LiveUpdates, watch_idle_sessions
+from threadline.server.retention import enforce_retention
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
@@ -85,10 +86,13 @@ def create_app(
                 interval_s=min(max(idle_timeout_ns / 1e9 / 10, 0.2), 5.0),
             )
         )
+        retention = None if read_only else asyncio.create_task(enforce_retention(backend, writer, live, runtime.clock))
         try:
             yield
         finally:
             watcher.cancel()
+            if retention is not None:
+                retention.cancel()
             writer.stop()
             backend.close()
 
