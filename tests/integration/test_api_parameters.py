@@ -25,6 +25,8 @@ TAKES = {
     "/api/v1/analytics/journeys": ["since", "until", "user_id"],
     "/api/v1/stats": [],
     "/api/v1/stream": ["session_id", "user_id"],
+    "/api/v1/projects": [],
+    "/api/v1/keys": [],
 }  # fmt: skip
 
 

@@ -9,12 +9,17 @@ from importlib.metadata import version
 from typing import Any
 
 from anyio import CapacityLimiter
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
-from threadline.server.api import analytics, errors, ingest, sessions, stream, system, traces, users
+from threadline.server.api import admin, analytics, errors, ingest, sessions, stream, system, traces, users
 from threadline.server.api.deps import DEFAULT_PROJECT, Clock, Runtime
+from threadline.server.auth.access import Access, Principal, requires
+from threadline.server.auth.authenticate import Authenticator
+from threadline.server.auth.guard import LOOPBACK_NAMES, Guard, is_loopback
+from threadline.server.auth.secret import server_secret
 from threadline.server.ingest.budget import IngestBudget
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
@@ -25,7 +30,7 @@ from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 from threadline.server.store.sqlite.store import SqliteStore
 from threadline.server.web import live as web_live
-from threadline.server.web import pages, reference
+from threadline.server.web import pages, reference, signin
 
 DECODING_THREADS = 2
 """Requests decoded at once (each on a worker thread): one per core of the reference machine."""
@@ -54,7 +59,7 @@ def create_app(
                 ),
                 max_pending_spans=settings.max_pending_spans,
                 max_batch_spans=settings.max_batch_spans,
-                on_commit=lambda changes: live.changed({s for c in changes for s in c.sessions}),
+                on_commit=lambda changes: live.changed({(c.project_id, s) for c in changes for s in c.sessions}),
             )
         )
         idle_timeout_ns = settings.idle_timeout_ns
@@ -75,12 +80,18 @@ def create_app(
         )
         if clock is not None:
             runtime.clock = clock
+        if settings.auth:
+            runtime.authenticator = Authenticator(backend, server_secret(settings.secret_key, settings.data_dir))
         app.state.runtime = runtime
         writer.start()
         watcher = asyncio.create_task(
             watch_idle_sessions(
                 live,
-                lambda low, high: backend.sessions_going_idle(DEFAULT_PROJECT, low, high),
+                lambda low, high: [
+                    (p.id, session_id)
+                    for p in backend.projects()
+                    for session_id in backend.sessions_going_idle(p.id, low, high)
+                ],
                 runtime.clock,
                 idle_timeout_ns,
                 interval_s=min(max(idle_timeout_ns / 1e9 / 10, 0.2), 5.0),
@@ -103,24 +114,51 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # /docs is our own reference page: Swagger UI would load its assets from a CDN
         redoc_url=None,
+        openapi_url=None,  # served by reference.py, behind the same access checks as the API
         # A tracing backend must not trace its own requests through the global provider: an application
         # that embeds the server and exports to it would feed every export back in. /metrics covers it.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    app.add_middleware(
+        Guard, auth=settings.auth, allowed_hosts=allowed_hosts(settings), default=Principal(1, "default", "full")
+    )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origin_list),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+        )
     errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.include_router(ingest.router)
-    app.include_router(sessions.router)
-    app.include_router(traces.router)
-    app.include_router(users.router)
-    app.include_router(analytics.router)
-    app.include_router(stream.router)
+    # Every route's access level (auth/access.py): routers here, exceptions (health, erasure) in their modules.
+    for router, access in (
+        (ingest.router, Access.INGEST),
+        (sessions.router, Access.READ),
+        (traces.router, Access.READ),
+        (users.router, Access.READ),
+        (analytics.router, Access.READ),
+        (stream.router, Access.READ),
+        (web_live.router, Access.READ),
+    ):
+        app.include_router(router, dependencies=[Depends(requires(access))])
+    for router in (pages.router, reference.router):
+        app.include_router(router, dependencies=[Depends(requires(Access.READ, page=True))])
     app.include_router(system.router)
-    app.include_router(reference.router)
-    app.include_router(pages.router)
-    app.include_router(web_live.router)
+    app.include_router(admin.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(packages=[("threadline.server.web", "static")]), name="static")
     return app
+
+
+def allowed_hosts(settings: Settings) -> tuple[str, ...]:
+    """The Host names requests may use: as configured; else loopback names on a loopback address without
+    --auth (against DNS rebinding); else any."""
+    if settings.allowed_host_names:
+        return settings.allowed_host_names
+    if not settings.auth and is_loopback(settings.host):
+        return LOOPBACK_NAMES
+    return ()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -243,10 +243,12 @@ class Demo:
         live: bool = True,
         start_ns: int | None = None,
         user_id_salt: str = "threadline-demo",
+        api_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.rng = random.Random(seed)
         self.user_id_salt = user_id_salt
+        self.api_key = api_key
         self.live = live
         now = time.time_ns()
         self.clock = DemoClock(start_ns if start_ns is not None else now - 30 * 3600 * 10**9)
@@ -272,7 +274,14 @@ class Demo:
         """History, then live sessions until ``stop()`` (or 40 of them). Always leaves the SDK shut down."""
         # A private provider: the server in this process traces its own requests with the global one.
         self._provider = TracerProvider(resource=Resource.create({"service.name": "acme-travel-assistant"}))
-        settings = resolve({"endpoint": self.base_url, "user_id_salt": self.user_id_salt, "schedule_delay": 0.2})
+        settings = resolve(
+            {
+                "endpoint": self.base_url,
+                "user_id_salt": self.user_id_salt,
+                "api_key": self.api_key,
+                "schedule_delay": 0.2,
+            }
+        )
         runtime.install(settings, tracer_provider=self._provider, clock=self.clock)
         try:
             for index, script in enumerate(self._history_plan() if not self._has_sessions() else []):
@@ -300,7 +309,9 @@ class Demo:
     def _has_sessions(self) -> bool:
         """Whether the server already holds sessions (a restart): then only live sessions are added."""
         try:
-            with urllib.request.urlopen(f"{self.base_url}/api/v1/stats", timeout=5) as response:
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            stats = urllib.request.Request(f"{self.base_url}/api/v1/stats", headers=headers)
+            with urllib.request.urlopen(stats, timeout=5) as response:
                 return int(json.load(response)["session_count"]) > 0
         except (OSError, ValueError, KeyError):
             return False
@@ -389,11 +400,13 @@ def _tokens(text: str) -> int:
     return max(1, round(len(text.split()) * 1.35))
 
 
-def start_demo(base_url: str, *, seed: int | None = None, live: bool = True, user_id_salt: str = "") -> Demo:
+def start_demo(
+    base_url: str, *, seed: int | None = None, live: bool = True, user_id_salt: str = "", api_key: str = ""
+) -> Demo:
     """Run the demo in a background thread against the server at ``base_url``; ``.stop()`` ends it.
 
     Without a ``seed`` each run makes new sessions; a day of history is sent only to a server that holds
     no session yet, so restarting the demo adds live sessions, not another copy of the day. Users are
     hashed with ``user_id_salt`` (the server's, so that ``--user maria@example.com`` finds them).
     """
-    return Demo(base_url, seed=seed, live=live, user_id_salt=user_id_salt).start()
+    return Demo(base_url, seed=seed, live=live, user_id_salt=user_id_salt, api_key=api_key).start()

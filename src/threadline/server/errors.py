@@ -32,6 +32,10 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "detail": self.detail}}
 
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries (Retry-After, WWW-Authenticate...)."""
+        return {}
+
 
 class BadRequest(ApiError):
     status_code = 400
@@ -65,6 +69,9 @@ class Overloaded(ApiError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message, detail={"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class StorageUnavailable(Overloaded):

@@ -1,8 +1,9 @@
-"""Live updates: which sessions changed, fanned out to every ``/api/v1/stream`` subscriber.
+"""Live updates: which sessions changed, fanned out to every subscriber of their project.
 
 The writer thread reports committed changes with ``changed`` (thread-safe); each subscriber holds a
-coalescing set of pending changes, so a burst of commits becomes one event per session. A watcher task
-reports sessions whose idle timeout has just passed (their status changed with no new span).
+coalescing set of pending changes, so a burst of commits becomes one event per session. A subscriber sees
+its own project's sessions only. A watcher task reports sessions whose idle timeout has just passed (their
+status changed with no new span).
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ CHANGED = "session"
 DELETED = "deleted"
 
 
+Change = tuple[int, str]
+"""(project id, session id)"""
+
+
 class Subscription:
-    def __init__(self, owner: LiveUpdates) -> None:
+    def __init__(self, owner: LiveUpdates, project_id: int) -> None:
         self._owner = owner
+        self.project_id = project_id
         self._pending: dict[str, str] = {}
         self._wake = asyncio.Event()
         self.closed = False
@@ -52,8 +58,8 @@ class LiveUpdates:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self)
+    def subscribe(self, project_id: int) -> Subscription:
+        subscription = Subscription(self, project_id)
         self._subscribers.add(subscription)
         return subscription
 
@@ -66,27 +72,29 @@ class LiveUpdates:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def changed(self, session_ids: Iterable[str]) -> None:
+    def changed(self, sessions: Iterable[Change]) -> None:
         """Report changed sessions; callable from any thread."""
-        self._dispatch(list(session_ids), CHANGED)
+        self._dispatch(list(sessions), CHANGED)
 
-    def deleted(self, session_ids: Iterable[str]) -> None:
-        self._dispatch(list(session_ids), DELETED)
+    def deleted(self, project_id: int, session_ids: Iterable[str]) -> None:
+        self._dispatch([(project_id, s) for s in session_ids], DELETED)
 
-    def _dispatch(self, session_ids: list[str], kind: str) -> None:
-        if not session_ids or not self._subscribers or self._loop is None:
+    def _dispatch(self, sessions: list[Change], kind: str) -> None:
+        if not sessions or not self._subscribers or self._loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self._loop.call_soon_threadsafe(self._publish, session_ids, kind)
+            self._loop.call_soon_threadsafe(self._publish, sessions, kind)
 
-    def _publish(self, session_ids: list[str], kind: str) -> None:
+    def _publish(self, sessions: list[Change], kind: str) -> None:
         for subscription in list(self._subscribers):
-            subscription._push(session_ids, kind)
+            mine = [session_id for project_id, session_id in sessions if project_id == subscription.project_id]
+            if mine:
+                subscription._push(mine, kind)
 
 
 async def watch_idle_sessions(
     live: LiveUpdates,
-    going_idle: Callable[[int, int], list[str]],
+    going_idle: Callable[[int, int], list[Change]],
     clock: Callable[[], int],
     idle_timeout_ns: int,
     interval_s: float,

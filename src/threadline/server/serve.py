@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import socket
+import time
 from typing import Any
 
 import click
@@ -13,6 +14,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from threadline.server.app import create_app
+from threadline.server.auth.admin import create_key
+from threadline.server.auth.secret import server_secret
 from threadline.server.protocol import with_header_timeout
 from threadline.server.settings import Settings
 from threadline.server.store.sqlite.store import SqliteStore
@@ -57,8 +60,27 @@ def server_config(app: Starlette, settings: Settings, **overrides: Any) -> uvico
         "loop": "uvloop",
         "lifespan": "on",
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        # Forwarded headers are believed from the proxies named, and from no one else.
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "ssl_certfile": settings.tls_cert or None,
+        "ssl_keyfile": settings.tls_key or None,
     }
     return uvicorn.Config(app, **{**options, **overrides})
+
+
+def demo_key(store: SqliteStore, settings: Settings) -> str:
+    """A full key for the demo's traffic (it reads /api/v1/stats too), made afresh at each start: the
+    previous run's is revoked (a key cannot be shown twice)."""
+    now = time.time_ns()
+    for key in store.api_keys():
+        if key.name == DEMO_KEY_NAME and key.revoked_ns is None:
+            store.revoke_key(key.id, now)
+    secret = server_secret(settings.secret_key, settings.data_dir)
+    return create_key(store, secret, "default", DEMO_KEY_NAME, "full", now).key
+
+
+DEMO_KEY_NAME = "demo"
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -87,15 +109,21 @@ async def run(settings: Settings) -> None:
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
-        click.echo(f"Threadline listening on http://{settings.host}:{settings.port}  (data in {store.path.parent})")
-        click.echo(f"Open http://{settings.host}:{settings.port}/ for the sessions; the API is described at /docs")
+        scheme = "https" if settings.tls_cert else "http"
+        click.echo(f"Threadline listening on {scheme}://{settings.host}:{settings.port}  (data in {store.path.parent})")
+        click.echo(f"Open {scheme}://{settings.host}:{settings.port}/ for the sessions; the API is described at /docs")
+        if settings.auth and not store.api_keys():
+            click.echo("No API key exists yet: create one with `threadline keys create --project default --data-dir "
+                       f"{store.path.parent}`", err=True)  # fmt: skip
     demo = None
     if server.started and settings.demo:
         from threadline.server.demo import start_demo
 
         host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
         demo = start_demo(
-            f"http://{f'[{host}]' if ':' in host else host}:{settings.port}", user_id_salt=settings.user_id_salt
+            f"{scheme}://{f'[{host}]' if ':' in host else host}:{settings.port}",
+            user_id_salt=settings.user_id_salt,
+            api_key=demo_key(store, settings) if settings.auth else "",
         )
         click.echo("Demo: a travel assistant built on the Threadline SDK is sending sessions")
     try:

@@ -189,6 +189,7 @@ SETTINGS: tuple[Setting, ...] = tuple(
     Setting(f.name, f.default, _TYPES[str(f.type)], f.metadata["help"]) for f in dataclasses.fields(Settings)
 )
 
+
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 

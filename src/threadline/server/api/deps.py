@@ -5,11 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from anyio import CapacityLimiter
+from fastapi import Depends
 from starlette.requests import Request
 
 from threadline import hash_user_id
+from threadline.server.auth.access import project_of
+from threadline.server.auth.authenticate import Authenticator
 from threadline.server.ingest.budget import IngestBudget
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.writer import Writer
@@ -33,8 +37,14 @@ class Runtime:
     decoding: CapacityLimiter
     """Requests decoded at once, on worker threads (the event loop stays free for other requests)."""
     clock: Clock = time.time_ns
+    authenticator: Authenticator | None = None
+    """Checks API keys and web sessions (None when --auth is off)."""
 
     idle_timeout_ns: int = 30 * 60 * 10**9
+
+
+ProjectId = Annotated[int, Depends(project_of)]
+"""The project a request acts in (its principal's), as a route parameter."""
 
 
 def runtime(request: Request) -> Runtime:
@@ -48,9 +58,9 @@ def user_forms(rt: Runtime, user_id: str) -> tuple[str, ...]:
     return (user_id,) if hashed == user_id else (user_id, hashed)
 
 
-def stored_user_id(rt: Runtime, user_id: str | None) -> str | None:
+def stored_user_id(rt: Runtime, project: int, user_id: str | None) -> str | None:
     """The form of ``user_id`` a user is stored under (as given first), else as given. Blocking."""
     if not user_id:
         return None
-    known = (form for form in user_forms(rt, user_id) if rt.store.get_user(DEFAULT_PROJECT, form) is not None)
+    known = (form for form in user_forms(rt, user_id) if rt.store.get_user(project, form) is not None)
     return next(known, user_id)

@@ -14,16 +14,19 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from threadline.server.auth.access import SignInRequired
 from threadline.server.errors import ApiError
+from threadline.server.ingest import otlp
 
 log = logging.getLogger("threadline.api")
 
@@ -40,9 +43,14 @@ def error_response(
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        retry = getattr(exc, "retry_after_s", None)
-        headers = {"Retry-After": str(retry)} if retry is not None else None
-        return error_response(exc.status_code, exc.code, exc.message, exc.detail, headers)
+        if not otlp.answers_in_json(request):  # an OTLP exporter sending protobuf reads a google.rpc.Status
+            return otlp.error_response(exc, is_json=False)
+        return error_response(exc.status_code, exc.code, exc.message, exc.detail, exc.headers() or None)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in(request: Request, exc: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -9,8 +9,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from threadline.server.api.deps import DEFAULT_PROJECT, runtime
+from threadline.server.api.deps import runtime
 from threadline.server.api.schemas import ErrorBody
+from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError
 from threadline.server.ingest import decode, logs, otlp
 from threadline.server.ingest.prepare import Preparer
@@ -56,7 +57,7 @@ async def _export_traces(request: Request) -> Response:
             del body  # the raw bytes are not needed while the spans wait for the writer
             hold.take(_object_overhead(batch))  # many small attributes take more memory than their wire size
             if items:
-                await rt.writer.write(DEFAULT_PROJECT, items, hold.bytes)
+                await rt.writer.write(project_of(request), items, hold.bytes)
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.traces_response(is_json, batch.rejected, batch.reasons)
@@ -92,6 +93,7 @@ async def export_traces_langfuse(request: Request) -> Response:
 @router.post("/v1/logs", summary="OTLP/HTTP logs: GenAI events are attached to their spans", responses=_INGEST_ERRORS)
 async def export_logs(request: Request) -> Response:
     rt = runtime(request)
+    project = project_of(request)
     is_json = otlp.answers_in_json(request)
     try:
         with rt.budget.hold() as hold:
@@ -102,7 +104,7 @@ async def export_logs(request: Request) -> Response:
             )
             if events:
                 await asyncio.wrap_future(
-                    rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, DEFAULT_PROJECT, events))
+                    rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, project, events))
                 )
     except ApiError as error:
         return otlp.error_response(error, is_json)

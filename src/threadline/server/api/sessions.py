@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from threadline.server import queries
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import ProjectId, Runtime, runtime
 from threadline.server.api.schemas import ErasureResult, ErrorBody, SessionDetail, SessionPage
+from threadline.server.auth.access import Access, requires
 from threadline.server.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"], dependencies=[Depends(params.known_parameters)])
@@ -23,6 +24,7 @@ Text = Annotated[str | None, Query()]
 @router.get("/sessions", response_model=SessionPage, responses=_ERRORS)
 async def list_sessions(
     rt: Annotated[Runtime, Depends(runtime)],
+    project: ProjectId,
     user_id: params.UserId = None,
     since: Annotated[str | None, Query(description="ISO 8601; sessions active at or after it")] = None,
     until: Annotated[str | None, Query(description="ISO 8601; sessions that started at or before it")] = None,
@@ -50,23 +52,30 @@ async def list_sessions(
         "dropped_off": dropped_off, "min_turns": min_turns, "max_turns": max_turns, "model": model, "q": q,
         "ordering": ordering, "limit": limit, "cursor": cursor,
     }  # fmt: skip
-    return await run_in_threadpool(queries.session_page, rt, raw)
+    return await run_in_threadpool(queries.session_page, rt, project, raw)
 
 
 @router.get("/sessions/{session_id:text}", response_model=SessionDetail, responses=_ERRORS)
-async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    return await run_in_threadpool(queries.session_detail, rt, session_id)
+async def get_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
+    return await run_in_threadpool(queries.session_detail, rt, project, session_id)
 
 
-@router.delete("/sessions/{session_id:text}", response_model=ErasureResult, responses=_ERRORS)
-async def delete_session(session_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+@router.delete(
+    "/sessions/{session_id:text}",
+    response_model=ErasureResult,
+    responses=_ERRORS,
+    dependencies=[Depends(requires(Access.WRITE))],
+)
+async def delete_session(
+    session_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId
+) -> dict[str, Any]:
     """Erase a session: its spans, traces, turns and log events; its user's rollup is corrected."""
     erased = await asyncio.wrap_future(
-        rt.writer.call(lambda txn, stitcher: stitcher.erase_session(txn, DEFAULT_PROJECT, session_id))
+        rt.writer.call(lambda txn, stitcher: stitcher.erase_session(txn, project, session_id))
     )
     if erased is None:
         raise NotFound(
             f"No session {params.shorten(session_id)!r}: nothing to erase.", detail={"session_id": session_id}
         )
-    rt.live.deleted(erased.sessions)
+    rt.live.deleted(project, erased.sessions)
     return present.erasure(erased)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, user_forms
+from threadline.server.api.deps import ProjectId, Runtime, runtime, user_forms
 from threadline.server.live import DELETED
 
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(params.known_parameters)])
@@ -22,6 +22,7 @@ KEEPALIVE_S = 15.0
 async def stream(
     request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
+    project: ProjectId,
     session_id: Annotated[str | None, Query(description="only this session")] = None,
     user_id: Annotated[
         str | None, Query(description="only this user's sessions (as stored, or before hashing)")
@@ -30,7 +31,7 @@ async def stream(
     """``event: session`` with the session's summary (as in the list) whenever it changes, including
     when it ends by inactivity; ``event: deleted`` when it is erased. Comments keep the connection alive."""
     users = set(user_forms(rt, user_id)) if user_id is not None else None
-    subscription = rt.live.subscribe()
+    subscription = rt.live.subscribe(project)
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -45,7 +46,7 @@ async def stream(
                     yield b": keepalive\n\n"
                     continue
                 changed = [k for k, kind in pending.items() if kind != DELETED]
-                rows = await run_in_threadpool(rt.store.get_sessions, DEFAULT_PROJECT, changed) if changed else []
+                rows = await run_in_threadpool(rt.store.get_sessions, project, changed) if changed else []
                 now = rt.clock()
                 for row in rows:
                     if users is None or row["user_id"] in users:

@@ -6,36 +6,56 @@ import dataclasses
 from importlib.metadata import version
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse
 
 from threadline.server.api import params
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
-from threadline.server.api.schemas import Health, Stats
+from threadline.server.api.deps import ProjectId, Runtime, runtime
+from threadline.server.api.schemas import Health
+from threadline.server.api.schemas import Stats as StatsBody
+from threadline.server.auth.access import Access, requires
+from threadline.server.store.base import Stats
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/api/v1/stats", response_model=Stats, dependencies=[Depends(params.known_parameters)])
-async def stats(rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+@router.get(
+    "/api/v1/stats",
+    response_model=StatsBody,
+    dependencies=[Depends(requires(Access.READ)), Depends(params.known_parameters)],
+)
+async def stats(rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
     """Exact, current counts: everything acknowledged with 200 is counted."""
-    return dataclasses.asdict(await run_in_threadpool(rt.store.stats, DEFAULT_PROJECT))
+    return dataclasses.asdict(await run_in_threadpool(rt.store.stats, project))
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, dependencies=[Depends(requires(Access.OPEN))])
 async def healthz(rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
     return {"status": "ok", "version": version("threadline"), "pending_spans": rt.writer.pending_spans}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+def _metrics_access(request: Request) -> None:
+    """A full key, unless the server was started with --public-metrics (the whole server's figures)."""
+    if not runtime(request).settings.public_metrics:
+        requires(Access.WRITE)(request)
+
+
+_metrics_access.access = Access.WRITE  # type: ignore[attr-defined]  # for the route table: WRITE or OPEN
+
+
+@router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(_metrics_access)])
 async def metrics(rt: Annotated[Runtime, Depends(runtime)]) -> str:
-    """Prometheus text format."""
-    counts = await run_in_threadpool(rt.store.stats, DEFAULT_PROJECT)
+    """Prometheus text format: every project's stored counts, the writer and the ingest budget."""
+    projects = await run_in_threadpool(rt.store.projects)
+    counts = [
+        (project.name, dataclasses.asdict(await run_in_threadpool(rt.store.stats, project.id))) for project in projects
+    ]
     lines = []
-    for name, value in dataclasses.asdict(counts).items():
-        metric = f"threadline_{name.removesuffix('_count')}s_stored"
-        lines += [f"# TYPE {metric} gauge", f'{metric}{{project="default"}} {value}']
+    for name in dataclasses.fields(Stats):
+        metric = f"threadline_{name.name.removesuffix('_count')}s_stored"
+        lines.append(f"# TYPE {metric} gauge")
+        lines += [f'{metric}{{project="{_label(project)}"}} {values[name.name]}' for project, values in counts]
     lines += [
         "# TYPE threadline_writer_pending_spans gauge",
         f"threadline_writer_pending_spans {rt.writer.pending_spans}",
@@ -47,3 +67,8 @@ async def metrics(rt: Annotated[Runtime, Depends(runtime)]) -> str:
         f"threadline_ingest_refused_total {rt.budget.refused}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslashes, quotes and line breaks escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

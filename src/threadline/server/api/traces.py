@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from threadline.server import queries
 from threadline.server.api import params
-from threadline.server.api.deps import Runtime, runtime
+from threadline.server.api.deps import ProjectId, Runtime, runtime
 from threadline.server.api.schemas import ErrorBody, OrphanTracePage, Trace
 
 router = APIRouter(prefix="/api/v1", tags=["traces"], dependencies=[Depends(params.known_parameters)])
@@ -19,13 +19,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"mo
 @router.get("/traces", response_model=OrphanTracePage, responses=_ERRORS)
 async def list_orphan_traces(
     rt: Annotated[Runtime, Depends(runtime)],
+    project: ProjectId,
     orphan: Annotated[str | None, Query(description="must be true: traces that name no session")] = None,
     limit: Annotated[str | None, Query(description="1..500, default 50")] = None,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    return await run_in_threadpool(queries.orphan_traces, rt, {"orphan": orphan, "limit": limit, "cursor": cursor})
+    return await run_in_threadpool(
+        queries.orphan_traces, rt, project, {"orphan": orphan, "limit": limit, "cursor": cursor}
+    )
 
 
 @router.get("/traces/{trace_id}", response_model=Trace, responses=_ERRORS)
-async def get_trace(trace_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
-    return await run_in_threadpool(queries.trace, rt, trace_id)
+async def get_trace(trace_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
+    return await run_in_threadpool(queries.trace, rt, project, trace_id)

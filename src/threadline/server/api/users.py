@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from threadline.server import queries
 from threadline.server.api import params, present
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime, user_forms
+from threadline.server.api.deps import ProjectId, Runtime, runtime, user_forms
 from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, UserPage
+from threadline.server.auth.access import Access, requires
 from threadline.server.errors import NotFound
 from threadline.server.ingest.stitch import Stitcher
 from threadline.server.store.base import Erased, IngestTransaction
@@ -26,6 +27,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"mo
 @router.get("", response_model=UserPage, responses=_ERRORS)
 async def list_users(
     rt: Annotated[Runtime, Depends(runtime)],
+    project: ProjectId,
     since: Annotated[str | None, Query(description="ISO 8601; users seen at or after it")] = None,
     until: Annotated[str | None, Query(description="ISO 8601; users first seen at or before it")] = None,
     returning: Annotated[str | None, Query(description="true: more than one session")] = None,
@@ -47,17 +49,22 @@ async def list_users(
         "limit": limit,
         "cursor": cursor,
     }
-    return await run_in_threadpool(queries.user_page, rt, raw)
+    return await run_in_threadpool(queries.user_page, rt, project, raw)
 
 
 @router.get("/{user_id:text}", response_model=UserDetail, responses=_ERRORS)
-async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+async def get_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
     """The user's rollup and their 50 most recent sessions. ``user_id`` as stored, or before hashing."""
-    return await run_in_threadpool(queries.user_detail, rt, user_id)
+    return await run_in_threadpool(queries.user_detail, rt, project, user_id)
 
 
-@router.delete("/{user_id:text}", response_model=ErasureResult, responses=_ERRORS)
-async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) -> dict[str, Any]:
+@router.delete(
+    "/{user_id:text}",
+    response_model=ErasureResult,
+    responses=_ERRORS,
+    dependencies=[Depends(requires(Access.WRITE))],
+)
+async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
     """Erase a user: their sessions, turns, spans and the orphan traces that name them.
 
     Both forms of ``user_id`` are erased: as given, and hashed with the server's ``user_id_salt``.
@@ -67,11 +74,11 @@ async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)]) ->
     def erase(txn: IngestTransaction, stitcher: Stitcher) -> Erased:
         erased = Erased()
         for form in forms:
-            erased.add(stitcher.erase_user(txn, DEFAULT_PROJECT, form))
+            erased.add(stitcher.erase_user(txn, project, form))
         return erased
 
     erased = await asyncio.wrap_future(rt.writer.call(erase))
     if not erased.sessions and not erased.trace_ids:
         raise NotFound(f"No user {params.shorten(user_id)!r}: nothing to erase.", detail={"user_id": user_id})
-    rt.live.deleted(erased.sessions)
+    rt.live.deleted(project, erased.sessions)
     return present.erasure(erased)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import click
 import httpx
 
+from threadline.server.auth.guard import PROJECT_HEADER
 from threadline.server.cli.options import UsageLine
 from threadline.server.cli.render import clean
 
@@ -121,15 +122,19 @@ def _not_a_url(url: str) -> UsageLine:
 
 
 @contextmanager
-def open_api(url: str, data_dir: Path | None) -> Iterator[Api]:
-    """The API at ``url``, or, given ``data_dir``, the database there opened read-only in this process."""
+def open_api(
+    url: str, data_dir: Path | None, *, api_key: str | None = None, project: str | None = None
+) -> Iterator[Api]:
+    """The API at ``url`` (with ``api_key``, the key that names the project), or, given ``data_dir``, the
+    database there opened read-only in this process (reading ``project``)."""
     if data_dir is not None:
-        with _local(data_dir) as api:
+        with _local(data_dir, project) as api:
             yield api
         return
     base = url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        http = httpx.Client(base_url=base, timeout=30.0)
+        http = httpx.Client(base_url=base, timeout=30.0, headers=headers)
     except httpx.InvalidURL:
         raise _not_a_url(url) from None
     with http:
@@ -137,7 +142,7 @@ def open_api(url: str, data_dir: Path | None) -> Iterator[Api]:
 
 
 @contextmanager
-def _local(data_dir: Path) -> Iterator[Api]:
+def _local(data_dir: Path, project: str | None) -> Iterator[Api]:
     from starlette.testclient import TestClient
 
     from threadline.server.app import create_app
@@ -155,7 +160,8 @@ def _local(data_dir: Path) -> Iterator[Api]:
     # The idle timeout (active vs ended) is the one the server recorded in the database.
     settings = Settings(data_dir=data_dir, user_id_salt=os.environ.get(SALT_ENV, ""))
     app = create_app(settings, read_only=True)
-    client = TestClient(app, base_url="http://threadline.local", raise_server_exceptions=False)
+    headers = {PROJECT_HEADER: project} if project else {}
+    client = TestClient(app, base_url="http://localhost", headers=headers, raise_server_exceptions=False)
     try:
         client.__enter__()  # runs the lifespan: opens the database
     except Exception as exc:  # the store refuses the file: not a database, or an older schema
@@ -173,11 +179,25 @@ def source_options(command: F) -> F:
     """
 
     @click.option(
+        "--project",
+        metavar="NAME",
+        default=None,
+        help="With --data-dir: the project to read (default: default). With --url the key decides.",
+    )
+    @click.option(
         "--data-dir",
         type=click.Path(path_type=Path, file_okay=False),
         metavar="DIR",
         default=None,
         help="Read this database directly (read-only, safe while a server runs) instead of asking --url.",
+    )
+    @click.option(
+        "--api-key",
+        metavar="KEY",
+        default=None,
+        envvar="THREADLINE_API_KEY",
+        show_envvar=True,
+        help="The key to ask --url with, when the server requires one (prefer the environment variable).",
     )
     @click.option(
         "--url",
@@ -189,11 +209,15 @@ def source_options(command: F) -> F:
         help="The Threadline server to ask.",
     )
     @functools.wraps(command)
-    def wrapper(*args: Any, url: str, data_dir: Path | None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any, url: str, data_dir: Path | None, api_key: str | None, project: str | None, **kwargs: Any
+    ) -> Any:
         given = click.get_current_context().get_parameter_source("url") == click.core.ParameterSource.COMMANDLINE
         if data_dir is not None and given:
             raise UsageLine("pass --url or --data-dir, not both")
-        with open_api(url, data_dir) as api:
+        if project is not None and data_dir is None:
+            raise UsageLine("--project reads a --data-dir; with --url, the --api-key names the project")
+        with open_api(url, data_dir, api_key=api_key, project=project) as api:
             return command(*args, api=api, **kwargs)
 
     return wrapper  # type: ignore[return-value]

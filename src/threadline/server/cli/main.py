@@ -8,8 +8,11 @@ from typing import Any
 
 import click
 
+from threadline.server.auth.guard import is_loopback
+from threadline.server.cli.access import keys, projects
 from threadline.server.cli.analytics import analytics
 from threadline.server.cli.export import export
+from threadline.server.cli.options import UsageLine
 from threadline.server.cli.sessions import sessions
 from threadline.server.cli.users import users
 from threadline.server.settings import SETTINGS, Settings, parse_duration
@@ -45,6 +48,11 @@ def serve(**options: Any) -> None:
         parse_duration(settings.idle_timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--idle-timeout") from None
+    refusal = exposure_refusal(settings)
+    if refusal:
+        raise click.ClickException(refusal)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise UsageLine("--tls-cert and --tls-key go together: pass both to serve HTTPS")
     from threadline.server.serve import limit_malloc_arenas, run
 
     limit_malloc_arenas()
@@ -58,5 +66,16 @@ def serve(**options: Any) -> None:
         raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
 
 
-for command in (sessions, analytics, users, export):
+def exposure_refusal(settings: Settings) -> str | None:
+    """Why ``serve`` must not start: on an address others can reach, without authentication."""
+    if is_loopback(settings.host) or settings.auth or settings.insecure_no_auth:
+        return None
+    return (
+        f"refusing to serve {settings.host} without authentication: create a key "
+        f"(threadline keys create --project default --data-dir {settings.data_dir}) and add --auth, or pass "
+        "--insecure-no-auth to let anyone who reaches the port read and erase everything"
+    )
+
+
+for command in (sessions, analytics, users, export, projects, keys):
     main.add_command(command)

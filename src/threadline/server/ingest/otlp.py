@@ -33,12 +33,14 @@ JSON = "application/json"
 _PROTOBUF_ALIASES = frozenset({PROTOBUF, "application/protobuf", "application/vnd.google.protobuf"})
 _GRPC_STATUS_CODES = {
     400: 3,
+    401: 16,
+    403: 7,
     408: 4,
     413: 8,
     415: 3,
     429: 8,
     503: 14,
-}  # INVALID_ARGUMENT, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
+}  # INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +198,7 @@ def empty_response(is_json: bool, signal: str) -> Response:
 
 def error_response(error: ApiError, is_json: bool) -> Response:
     """OTLP errors: ``google.rpc.Status`` for protobuf requests, the JSON error shape otherwise."""
-    headers = {}
-    retry_after = getattr(error, "retry_after_s", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
+    headers = error.headers()
     if isinstance(error, RequestTimeout):  # the rest of a stalled body would follow on this connection
         headers["Connection"] = "close"
     if is_json:

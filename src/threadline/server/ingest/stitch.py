@@ -95,8 +95,9 @@ def session_weight(state: SessionState) -> int:
 
 @dataclass(slots=True)
 class ChangeSet:
-    """What one batch changed (the sessions, for live views)."""
+    """What one batch changed (the sessions of a project, for live views)."""
 
+    project_id: int
     sessions: set[str] = field(default_factory=set)
 
 
@@ -170,7 +171,7 @@ class Stitcher:
         batch = _Batch()
         for trace_id, group in by_trace.items():
             self._add_trace(txn, project_id, trace_id, group, homes.get(trace_id), batch)
-        changes = ChangeSet()
+        changes = ChangeSet(project_id)
         batch.counters.span_count = len(batch.spans)
         txn.insert_spans(batch.spans)
         self._flush(txn, project_id, batch, changes)
@@ -360,7 +361,7 @@ class Stitcher:
             if home[1] is not None:
                 self._attach(self._session_by_pk(txn, project_id, home[1]), agg, batch)
             batch.traces.append((agg, home[1], False))
-        changes = ChangeSet()
+        changes = ChangeSet(project_id)
         self._flush(txn, project_id, batch, changes)
         return changes
 

@@ -17,6 +17,7 @@ from starlette.responses import StreamingResponse
 from threadline.server import queries
 from threadline.server.api.deps import runtime
 from threadline.server.api.stream import KEEPALIVE_S
+from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError
 from threadline.server.live import DELETED
 from threadline.server.web import views
@@ -34,9 +35,10 @@ def event(name: str, data: str) -> bytes:
 @router.get("/ui/stream")
 async def live_rows(request: Request) -> StreamingResponse:
     rt = runtime(request)
+    project = project_of(request)
     fields = (*views.SESSION_FILTERS, "ordering", "since", "until")
     raw = {name: request.query_params.get(name) for name in fields}
-    subscription = rt.live.subscribe()
+    subscription = rt.live.subscribe(project)
     row = environment().get_template("_macros.html").module.session_row  # type: ignore[attr-defined]
 
     async def events() -> AsyncIterator[bytes]:
@@ -51,7 +53,9 @@ async def live_rows(request: Request) -> StreamingResponse:
                     continue
                 changed = [k for k, kind in pending.items() if kind != DELETED]
                 try:
-                    rows = await run_in_threadpool(queries.matching_sessions, rt, raw, changed) if changed else []
+                    rows = (
+                        await run_in_threadpool(queries.matching_sessions, rt, project, raw, changed) if changed else []
+                    )
                 except ApiError as error:  # the page's filters are refused: say so once, and stop
                     yield event("refused", error.message)
                     return

@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse
 
 from threadline.server import queries
-from threadline.server.api.deps import DEFAULT_PROJECT, Runtime, runtime
+from threadline.server.api.deps import Runtime, runtime
+from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError, NotFound
 from threadline.server.web import layout, views
 from threadline.server.web.templating import page, truncate_middle
@@ -44,33 +45,28 @@ def _not_found(message: str, back_href: str, back_label: str) -> HTMLResponse:
     return page("not_found.html", 404, message=message, back_href=back_href, back_label=back_label)
 
 
-@router.get("/favicon.ico")
-async def favicon() -> RedirectResponse:
-    """Browsers ask for it whatever the page's icon link says."""
-    return RedirectResponse("/static/favicon.svg", status_code=301)
-
-
 @router.get("/", response_class=HTMLResponse)
 async def sessions(request: Request) -> HTMLResponse:
     rt = runtime(request)
+    project = project_of(request)
     view = views.View.of("/", request.query_params.multi_items(), views.SESSION_FIELDS, {"ordering": "-last_activity"})
     now = rt.clock()
 
     def load() -> dict[str, Any]:
-        stats = rt.store.stats(DEFAULT_PROJECT)
+        stats = rt.store.stats(project)
         raw = view.api_params((*views.SESSION_FILTERS, "ordering", "cursor"), now)
-        listing, error = _refused(lambda: queries.session_page(rt, raw), {"sessions": [], "next_cursor": None})
+        listing, error = _refused(lambda: queries.session_page(rt, project, raw), {"sessions": [], "next_cursor": None})
         drawer = None
         if view.open:
             try:
-                drawer = views.session_page(queries.session_detail(rt, view.open))
+                drawer = views.session_page(queries.session_detail(rt, project, view.open))
             except NotFound:
                 drawer = None
         return {
             "has_any_session": stats.session_count > 0,
             "total_sessions": stats.session_count,
             "orphan_trace_count": stats.orphan_trace_count,
-            "models": rt.store.models(DEFAULT_PROJECT),
+            "models": rt.store.models(project),
             "sessions": listing["sessions"],
             "next_cursor": listing["next_cursor"],
             "error": error,
@@ -94,8 +90,9 @@ async def sessions(request: Request) -> HTMLResponse:
 async def session(request: Request, session_id: str) -> HTMLResponse:
     """The session's full page; with ``?fragment=1`` only its detail (for the drawer)."""
     rt = runtime(request)
+    project = project_of(request)
     try:
-        detail = await run_in_threadpool(lambda: views.session_page(queries.session_detail(rt, session_id)))
+        detail = await run_in_threadpool(lambda: views.session_page(queries.session_detail(rt, project, session_id)))
     except NotFound:
         return _not_found(f"No session {_shown(session_id)} here.", "/", "Back to the sessions")
     template = "_session_detail.html" if request.query_params.get("fragment") else "session.html"
@@ -106,8 +103,9 @@ async def session(request: Request, session_id: str) -> HTMLResponse:
 async def trace(request: Request, trace_id: str) -> HTMLResponse:
     """The trace's span tree and waterfall; with ``?fragment=1`` only the tree (for a turn, expanded)."""
     rt = runtime(request)
+    project = project_of(request)
     try:
-        found = await run_in_threadpool(queries.trace, rt, trace_id)
+        found = await run_in_threadpool(queries.trace, rt, project, trace_id)
     except (NotFound, ApiError):
         return _not_found(f"No trace {_shown(trace_id)} here.", "/", "Back to the sessions")
     tree = views.trace_page(found)
@@ -118,10 +116,11 @@ async def trace(request: Request, trace_id: str) -> HTMLResponse:
 @router.get("/traces", response_class=HTMLResponse)
 async def orphan_traces(request: Request) -> HTMLResponse:
     rt = runtime(request)
+    project = project_of(request)
     cursor = request.query_params.get("cursor") or None
     raw = {"orphan": "true", "cursor": cursor}
     listing, error = await run_in_threadpool(
-        lambda: _refused(lambda: queries.orphan_traces(rt, raw), {"traces": [], "next_cursor": None})
+        lambda: _refused(lambda: queries.orphan_traces(rt, project, raw), {"traces": [], "next_cursor": None})
     )
     return page("orphans.html", 400 if error else 200, error=error, cursor=cursor, **listing)
 
@@ -129,6 +128,7 @@ async def orphan_traces(request: Request) -> HTMLResponse:
 @router.get("/analytics", response_class=HTMLResponse)
 async def analytics(request: Request) -> HTMLResponse:
     rt = runtime(request)
+    project = project_of(request)
     view = views.View.of("/analytics", request.query_params.multi_items(), views.ANALYTICS_FIELDS)
     now = rt.clock()
     raw = view.api_params(("user_id",), now)
@@ -137,11 +137,11 @@ async def analytics(request: Request) -> HTMLResponse:
         def compute() -> dict[str, Any]:
             ranked = {}
             for name, ordering in (("slowest", "-duration"), ("costliest", "-total_cost"), ("longest", "-turn_count")):
-                listing = queries.session_page(rt, {**raw, "ordering": ordering, "limit": str(RANKED)})
+                listing = queries.session_page(rt, project, {**raw, "ordering": ordering, "limit": str(RANKED)})
                 ranked[name] = listing["sessions"]
             return {
-                "sessions": queries.session_analytics(rt, raw),
-                "journeys": queries.journey_analytics(rt, raw)["journeys"],
+                "sessions": queries.session_analytics(rt, project, raw),
+                "journeys": queries.journey_analytics(rt, project, raw)["journeys"],
                 **ranked,
             }
 
@@ -151,7 +151,7 @@ async def analytics(request: Request) -> HTMLResponse:
 
     context = await run_in_threadpool(load)
     if context["sessions"] is None:
-        context["sessions"] = await run_in_threadpool(queries.session_analytics, rt, {})
+        context["sessions"] = await run_in_threadpool(queries.session_analytics, rt, project, {})
     return page(
         "analytics.html",
         400 if context["error"] else 200,
@@ -188,10 +188,11 @@ def charts(result: dict[str, Any]) -> dict[str, Any]:
 @router.get("/users", response_class=HTMLResponse)
 async def users(request: Request) -> HTMLResponse:
     rt = runtime(request)
+    project = project_of(request)
     view = views.View.of("/users", request.query_params.multi_items(), views.USER_FIELDS, {"ordering": "-last_seen"})
     raw = view.api_params(("returning", "ordering", "cursor"), rt.clock())
     listing, error = await run_in_threadpool(
-        lambda: _refused(lambda: queries.user_page(rt, raw), {"users": [], "next_cursor": None})
+        lambda: _refused(lambda: queries.user_page(rt, project, raw), {"users": [], "next_cursor": None})
     )
     return page("users.html", 400 if error else 200, view=view, ranges=views.RANGES, error=error, **listing)
 
@@ -200,12 +201,13 @@ async def users(request: Request) -> HTMLResponse:
 async def user(request: Request, user_id: str) -> HTMLResponse:
     """A user's rollup, retention and sessions (paged)."""
     rt: Runtime = runtime(request)
+    project = project_of(request)
     cursor = request.query_params.get("cursor") or None
 
     def load() -> tuple[dict[str, Any], dict[str, Any], str | None]:
-        detail = queries.user_detail(rt, user_id)
+        detail = queries.user_detail(rt, project, user_id)
         listing, error = _refused(
-            lambda: queries.session_page(rt, {"user_id": detail["user_id"], "cursor": cursor}),
+            lambda: queries.session_page(rt, project, {"user_id": detail["user_id"], "cursor": cursor}),
             {"sessions": [], "next_cursor": None},
         )
         return detail, listing, error

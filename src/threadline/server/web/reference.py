@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from threadline.server.web.templating import page
 
@@ -53,6 +53,12 @@ class Schema:
     name: str
     description: str
     fields: tuple[Field, ...]
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document (what /docs renders)."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs", response_class=HTMLResponse)

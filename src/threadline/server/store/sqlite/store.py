@@ -200,7 +200,7 @@ class SqliteStore:
         with self._admin() as conn:
             admin.add_key(conn, key, secret_hash)
 
-    def keys(self, project_id: int | None = None) -> list[ApiKey]:
+    def api_keys(self, project_id: int | None = None) -> list[ApiKey]:
         return admin.keys(self._reader(), project_id)
 
     def key(self, key_id: str) -> tuple[ApiKey, bytes] | None:

@@ -1,0 +1,227 @@
+"""``threadline projects create|list`` and ``threadline keys create|list|revoke``.
+
+Either on the database itself (``--data-dir``, on the server's machine: how the first key is made) or
+through a server (``--url`` with ``--api-key``, a full key of the project). A new key is printed once, alone
+on the last line, so that ``KEY=$(threadline keys create ... | tail -n 1)`` captures it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from threadline.server.auth import admin
+from threadline.server.auth.secret import server_secret
+from threadline.server.cli import render as r
+from threadline.server.cli.client import DEFAULT_URL, ApiRefusal
+from threadline.server.cli.options import UsageLine
+from threadline.server.store.base import ApiKey, Project, StoreUnavailable
+
+SECRET_ENV = "THREADLINE_SECRET_KEY"
+
+
+def _source(command: Any) -> Any:
+    """``--url`` / ``--api-key`` or ``--data-dir``; the command receives ``source``."""
+    command = click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        metavar="DIR",
+        default=None,
+        help="Work on this database directly (the server's machine; how the first key is made).",
+    )(command)
+    command = click.option(
+        "--api-key", metavar="KEY", envvar="THREADLINE_API_KEY", show_envvar=True, help="A full key of the project."
+    )(command)
+    return click.option(
+        "--url", metavar="URL", default=DEFAULT_URL, envvar="THREADLINE_URL", show_default=True, show_envvar=True,
+        help="The Threadline server to ask.",
+    )(command)  # fmt: skip
+
+
+@click.group()
+def projects() -> None:
+    """Projects: each one's sessions, users and keys are apart from the others'."""
+
+
+@projects.command("create")
+@click.argument("name")
+@_source
+def create_project(name: str, url: str, api_key: str | None, data_dir: Path | None) -> None:
+    """Create a project (on the database: --data-dir; through a server only when it runs without --auth)."""
+    if data_dir is not None:
+        with _local(data_dir) as (store, _):
+            project = _admin(lambda: admin.create_project(store, name, time.time_ns()))
+        click.echo(f"Created project {project.name}.")
+        return
+    body = _remote(url, api_key, "POST", "/api/v1/projects", {"name": name})
+    click.echo(f"Created project {body['name']}.")
+
+
+@projects.command("list")
+@_source
+def list_projects(url: str, api_key: str | None, data_dir: Path | None) -> None:
+    """List projects with their content policy and retention."""
+    if data_dir is not None:
+        with _local(data_dir) as (store, _):
+            rows = [_project_row(p) for p in store.projects()]
+    else:
+        rows = [
+            (p["name"], _when_s(p["created_at"]), p["content_policy"], _days(p["retention_days"]))
+            for p in _remote(url, api_key, "GET", "/api/v1/projects")
+        ]
+    grid = r.table("project", "created (UTC)", "content", ">retention")
+    for row in rows:
+        grid.add_row(*(r.clean(cell) for cell in row))
+    r.show(grid)
+
+
+@click.group()
+def keys() -> None:
+    """API keys: what a client sends to ingest, read or manage a project (Authorization: Bearer KEY)."""
+
+
+@keys.command("create")
+@click.option("--project", required=True, metavar="NAME", help="The project the key works in.")
+@click.option("--name", default="", metavar="LABEL", help="A label to tell keys apart (who or what uses it).")
+@click.option("--read-only", "scope", flag_value="read", help="Read the project (API, pages, exports); no ingest.")
+@click.option("--ingest-only", "scope", flag_value="ingest", help="Send spans only; read nothing.")
+@_source
+def create_key(
+    project: str, name: str, scope: str | None, url: str, api_key: str | None, data_dir: Path | None
+) -> None:
+    """Create a key; it is printed once, alone on the last line.
+
+    Without --read-only or --ingest-only the key is full: it ingests, reads, erases and manages keys.
+    """
+    scope = scope or "full"
+    if data_dir is not None:
+        with _local(data_dir) as (store, secret):
+            made = _admin(lambda: admin.create_key(store, secret, project, name, scope, time.time_ns()))  # type: ignore[arg-type]
+        key, public = made.key, made.record.id
+    else:
+        body = _remote(url, api_key, "POST", "/api/v1/keys", {"project": project, "name": name, "scope": scope})
+        key, public = body["key"], body["id"]
+    click.echo(f"Created a {scope} key for project {project} ({public}). It is shown once: store it now.", err=True)
+    langfuse = f"Langfuse's SDK: public key {public}, secret key the whole key"
+    click.echo(f"Send it as Authorization: Bearer <key>. {langfuse}.", err=True)
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--project", metavar="NAME", help="Only this project's keys (--data-dir).")
+@_source
+def list_keys(project: str | None, url: str, api_key: str | None, data_dir: Path | None) -> None:
+    """List keys (never the keys themselves): id, project, label, scope, when made, last used, revoked."""
+    if data_dir is not None:
+        with _local(data_dir) as (store, _):
+            names = {p.id: p.name for p in store.projects()}
+            wanted = _admin(lambda: admin.project_named(store, project)).id if project else None
+            rows = [_key_row(k, names.get(k.project_id, "?")) for k in store.api_keys(wanted)]
+    else:
+        rows = [
+            (k["id"], k["project"], k["name"], k["scope"], _when_s(k["created_at"]), _when_s(k["last_used_at"]),
+             _when_s(k["revoked_at"]))
+            for k in _remote(url, api_key, "GET", "/api/v1/keys") if project is None or k["project"] == project
+        ]  # fmt: skip
+    if not rows:
+        click.echo("No keys.")
+        return
+    grid = r.table("id", "project", "label", "scope", "created (UTC)", "last used (UTC)", "revoked (UTC)")
+    for row in rows:
+        grid.add_row(*(r.clean(cell) for cell in row))
+    r.show(grid)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_source
+def revoke_key(key_id: str, url: str, api_key: str | None, data_dir: Path | None) -> None:
+    """Revoke a key by its id (tl_...): it stops working within seconds, with its web sessions."""
+    key_id = key_id if key_id.count("_") == 1 else "_".join(key_id.split("_")[:2])  # a whole key names its id
+    if data_dir is not None:
+        with _local(data_dir) as (store, _):
+            _admin(lambda: admin.revoke_key(store, key_id, time.time_ns()))
+    else:
+        _remote(url, api_key, "DELETE", f"/api/v1/keys/{key_id}")
+    click.echo(f"Revoked {key_id}.")
+
+
+# --- where the work is done ------------------------------------------------------------------------
+
+
+@contextmanager
+def _local(data_dir: Path) -> Iterator[tuple[Any, bytes]]:
+    from threadline.server.store.sqlite.store import SqliteStore
+
+    try:
+        store = SqliteStore(data_dir)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store, server_secret(os.environ.get(SECRET_ENV, ""), data_dir)
+    finally:
+        store.close()
+
+
+def _admin(work: Any) -> Any:
+    try:
+        return work()
+    except admin.AdminError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _remote(url: str, api_key: str | None, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=30) as http:
+            response = http.request(method, path, json=body)
+    except httpx.UnsupportedProtocol:
+        raise UsageLine(f"--url {url!r} is not an http:// or https:// URL") from None
+    except httpx.TransportError:
+        raise click.ClickException(
+            f"no Threadline server at {url}: start one with `threadline serve`, or pass --data-dir"
+        ) from None
+    if response.is_success:
+        return response.json()
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        raise click.ClickException(f"{url} answered HTTP {response.status_code}") from None
+    raise ApiRefusal(response.status_code, str(error.get("code")), str(error.get("message")))
+
+
+def _project_row(project: Project) -> tuple[str, ...]:
+    return project.name, _when_s(project.created_ns / 1e9), project.content_policy, _days(project.retention_days)
+
+
+def _key_row(key: ApiKey, project: str) -> tuple[str, ...]:
+    def when(ns: int | None) -> str:
+        return _when_s(ns / 1e9) if ns is not None else r.NONE
+
+    return (
+        key.id,
+        project,
+        key.name or r.NONE,
+        key.scope,
+        when(key.created_ns),
+        when(key.last_used_ns),
+        when(key.revoked_ns),
+    )
+
+
+def _when_s(seconds: float | None) -> str:
+    if seconds is None:
+        return r.NONE
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _days(days: int | None) -> str:
+    return "kept" if days is None else f"{days} days"
