@@ -37,7 +37,7 @@ def test_headers_that_never_finish_are_cut_off(tmp_path: Path) -> None:
         connect(child.url) as slow,
         connect(child.url) as idle,  # sends nothing at all
     ):
-        slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the rest
         assert httpx.get(f"{child.url}/healthz", timeout=5).status_code == 200  # others are served meanwhile
         assert closed_within(slow, 5) == b""
         assert closed_within(idle, 5) == b""
@@ -46,7 +46,8 @@ def test_headers_that_never_finish_are_cut_off(tmp_path: Path) -> None:
 def test_a_body_that_stops_arriving_gets_408(tmp_path: Path) -> None:
     with serve(tmp_path / "data", "--request-timeout", "1s") as child:
         with connect(child.url) as slow:
-            head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+            head = b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            head += b"Content-Length: 1000\r\n"
             slow.sendall(head + b'\r\n{"resou')
             answer = closed_within(slow, 5)
         assert answer is not None

@@ -309,7 +309,12 @@ def encoded(value: str) -> str:
 
 def segments(name: str, known: Known) -> st.SearchStrategy[str]:
     """A path segment for the path parameter ``name``, percent-encoded (or raw escapes, as written)."""
-    real = {"session_id": known.session_ids, "user_id": known.user_ids, "trace_id": known.trace_ids}[name]
+    real = {
+        "session_id": known.session_ids,
+        "user_id": known.user_ids,
+        "trace_id": known.trace_ids,
+        "key_id": ["tl_0123456789abcdef", "tl_", "tl_0123456789abcdef_" + "x" * 32],
+    }[name]
     texts = st.one_of(st.sampled_from(real), st.text(max_size=40), st.integers(1000, 20_000).map(lambda n: "x" * n))
     extra = [st.sampled_from(real).map(str.upper), st.binary(max_size=24).map(bytes.hex)] if name == "trace_id" else []
     return st.one_of(texts.map(encoded), st.sampled_from(RAW_SEGMENTS), *extra)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from anyio import CapacityLimiter
@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from threadline import hash_user_id
 from threadline.server.auth.access import project_of
-from threadline.server.auth.authenticate import Authenticator
+from threadline.server.auth.authenticate import Authenticator, FailureLimiter
 from threadline.server.ingest.budget import IngestBudget
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.writer import Writer
@@ -39,6 +39,8 @@ class Runtime:
     clock: Clock = time.time_ns
     authenticator: Authenticator | None = None
     """Checks API keys and web sessions (None when --auth is off)."""
+    failures: FailureLimiter = field(default_factory=FailureLimiter)
+    """Failed sign-ins per client address (past a limit, refused for a while)."""
 
     idle_timeout_ns: int = 30 * 60 * 10**9
 

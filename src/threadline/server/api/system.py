@@ -1,4 +1,4 @@
-"""GET /api/v1/stats, /healthz and /metrics."""
+"""GET /api/v1/stats, /healthz, /metrics and /openapi.json."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 
 from threadline.server.api import params
 from threadline.server.api.deps import ProjectId, Runtime, runtime
@@ -28,6 +28,12 @@ router = APIRouter(tags=["system"])
 async def stats(rt: Annotated[Runtime, Depends(runtime)], project: ProjectId) -> dict[str, Any]:
     """Exact, current counts: everything acknowledged with 200 is counted."""
     return dataclasses.asdict(await run_in_threadpool(rt.store.stats, project))
+
+
+@router.get("/openapi.json", include_in_schema=False, dependencies=[Depends(requires(Access.READ))])
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document (what /docs renders), behind the same access checks as the API."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/healthz", response_model=Health, dependencies=[Depends(requires(Access.OPEN))])

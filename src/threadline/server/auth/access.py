@@ -108,6 +108,7 @@ def requires(access: Access, *, page: bool = False) -> Callable[[HTTPConnection]
             )
 
     check.access = access  # type: ignore[attr-defined]  # read by access_of()
+    check.page = page  # type: ignore[attr-defined]
     return check
 
 

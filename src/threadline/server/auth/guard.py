@@ -42,7 +42,6 @@ class Guard:
         self.auth = auth
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.default = default
-        self.failures = FailureLimiter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,12 +76,14 @@ class Guard:
             return await self._without_auth(connection, state)
         if connection.url.path.startswith(UNCHECKED_PATHS):
             return None
-        authenticator: Authenticator = connection.app.state.runtime.authenticator
+        runtime = connection.app.state.runtime
+        authenticator: Authenticator = runtime.authenticator
+        failures: FailureLimiter = runtime.failures
         credentials = _credentials(connection)
         if credentials is None:
             return None
         address = connection.client.host if connection.client else ""
-        wait = self.failures.blocked_for(address)
+        wait = failures.blocked_for(address)
         if wait > 0:
             return error_response(
                 429,
@@ -97,7 +98,7 @@ class Guard:
         if principal is None:
             if kind == "cookie":  # an expired or revoked session: treated as none (pages ask to sign in)
                 return None
-            self.failures.failed(address)
+            failures.failed(address)
             return _unauthenticated(connection.url.path)
         if principal.by_cookie and scope["method"] in UNSAFE_METHODS and not _same_origin(connection):
             return error_response(

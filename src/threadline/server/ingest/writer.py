@@ -143,7 +143,25 @@ class Writer:
             if stop_after:
                 return
 
+    def _claim(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs still wanted, each marked running so that it can no longer be cancelled; a job whose
+        request was cancelled while it queued is dropped (nothing of it was acknowledged)."""
+        claimed = []
+        for job in jobs:
+            if job.future.set_running_or_notify_cancel():
+                claimed.append(job)
+            else:
+                with self._lock:
+                    self._pending -= len(job.items or ())
+        return claimed
+
     def _commit(self, jobs: list[_Job]) -> None:
+        jobs = self._claim(jobs)
+        if not jobs:
+            return
+        self._commit_claimed(jobs)
+
+    def _commit_claimed(self, jobs: list[_Job]) -> None:
         try:
             changes = self._apply(jobs)
         except StoreWriteRefused as refused:  # nothing was written; the clients retry after Retry-After
@@ -159,7 +177,7 @@ class Writer:
                 self._finish(jobs[0], error=RuntimeError("the server could not store these spans"))
                 return
             for job in jobs:  # isolate the failing request; the others still commit
-                self._commit([job])
+                self._commit_claimed([job])
             return
         for job, change in zip(jobs, changes, strict=True):
             self._finish(job, result=change)
@@ -177,6 +195,8 @@ class Writer:
 
     def _run_task(self, job: _Job) -> None:
         assert job.task is not None
+        if not self._claim([job]):
+            return
         try:
             with self._store.write() as txn:
                 result = job.task(txn, self._stitcher)

@@ -41,8 +41,8 @@ def _shown(value: str) -> str:
     return repr(truncate_middle(value, 80))
 
 
-def _not_found(message: str, back_href: str, back_label: str) -> HTMLResponse:
-    return page("not_found.html", 404, message=message, back_href=back_href, back_label=back_label)
+def _not_found(request: Request, message: str, back_href: str, back_label: str) -> HTMLResponse:
+    return page("not_found.html", 404, message=message, back_href=back_href, back_label=back_label, request=request)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -83,6 +83,7 @@ async def sessions(request: Request) -> HTMLResponse:
         base_url=str(request.base_url).rstrip("/"),
         stream_url=view.stream_url(now),
         **context,
+        request=request,
     )
 
 
@@ -94,9 +95,9 @@ async def session(request: Request, session_id: str) -> HTMLResponse:
     try:
         detail = await run_in_threadpool(lambda: views.session_page(queries.session_detail(rt, project, session_id)))
     except NotFound:
-        return _not_found(f"No session {_shown(session_id)} here.", "/", "Back to the sessions")
+        return _not_found(request, f"No session {_shown(session_id)} here.", "/", "Back to the sessions")
     template = "_session_detail.html" if request.query_params.get("fragment") else "session.html"
-    return page(template, detail=detail)
+    return page(template, detail=detail, request=request)
 
 
 @router.get("/traces/{trace_id}", response_class=HTMLResponse)
@@ -107,10 +108,10 @@ async def trace(request: Request, trace_id: str) -> HTMLResponse:
     try:
         found = await run_in_threadpool(queries.trace, rt, project, trace_id)
     except (NotFound, ApiError):
-        return _not_found(f"No trace {_shown(trace_id)} here.", "/", "Back to the sessions")
+        return _not_found(request, f"No trace {_shown(trace_id)} here.", "/", "Back to the sessions")
     tree = views.trace_page(found)
     template = "_span_tree.html" if request.query_params.get("fragment") else "trace.html"
-    return page(template, tree=tree, session_id=found["session_id"])
+    return page(template, tree=tree, session_id=found["session_id"], request=request)
 
 
 @router.get("/traces", response_class=HTMLResponse)
@@ -122,7 +123,7 @@ async def orphan_traces(request: Request) -> HTMLResponse:
     listing, error = await run_in_threadpool(
         lambda: _refused(lambda: queries.orphan_traces(rt, project, raw), {"traces": [], "next_cursor": None})
     )
-    return page("orphans.html", 400 if error else 200, error=error, cursor=cursor, **listing)
+    return page("orphans.html", 400 if error else 200, error=error, cursor=cursor, **listing, request=request)
 
 
 @router.get("/analytics", response_class=HTMLResponse)
@@ -159,6 +160,7 @@ async def analytics(request: Request) -> HTMLResponse:
         ranges=views.RANGES,
         charts=charts(context["sessions"]),
         **context,
+        request=request,
     )
 
 
@@ -194,7 +196,9 @@ async def users(request: Request) -> HTMLResponse:
     listing, error = await run_in_threadpool(
         lambda: _refused(lambda: queries.user_page(rt, project, raw), {"users": [], "next_cursor": None})
     )
-    return page("users.html", 400 if error else 200, view=view, ranges=views.RANGES, error=error, **listing)
+    return page(
+        "users.html", 400 if error else 200, view=view, ranges=views.RANGES, error=error, **listing, request=request
+    )
 
 
 @router.get("/users/{user_id:text}", response_class=HTMLResponse)
@@ -215,5 +219,5 @@ async def user(request: Request, user_id: str) -> HTMLResponse:
     try:
         detail, listing, error = await run_in_threadpool(load)
     except NotFound:
-        return _not_found(f"No user {_shown(user_id)} here.", "/users", "Back to the users")
-    return page("user.html", 400 if error else 200, user=detail, cursor=cursor, error=error, **listing)
+        return _not_found(request, f"No user {_shown(user_id)} here.", "/users", "Back to the users")
+    return page("user.html", 400 if error else 200, user=detail, cursor=cursor, error=error, **listing, request=request)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse
 
 from threadline.server.web.templating import page
 
@@ -55,12 +55,6 @@ class Schema:
     fields: tuple[Field, ...]
 
 
-@router.get("/openapi.json")
-async def openapi_document(request: Request) -> JSONResponse:
-    """The OpenAPI document (what /docs renders)."""
-    return JSONResponse(request.app.openapi())
-
-
 @router.get("/docs", response_class=HTMLResponse)
 async def api_reference(request: Request) -> HTMLResponse:
     spec = request.app.openapi()
@@ -71,6 +65,7 @@ async def api_reference(request: Request) -> HTMLResponse:
         description=spec["info"].get("description", ""),
         groups=operations_by_tag(spec),
         schemas=schemas(spec),
+        request=request,
     )
 
 

@@ -15,9 +15,11 @@ from urllib.parse import quote
 
 import jinja2
 import orjson
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from threadline.server import humanize
+from threadline.server.auth.access import principal_of
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -128,7 +130,12 @@ FILTERS = {
 }
 
 
-def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """``template`` rendered with ``context``, with the pages' security headers."""
+def page(template: str, status_code: int = 200, *, request: Request | None = None, **context: Any) -> HTMLResponse:
+    """``template`` rendered with ``context``, with the pages' security headers; given the ``request``, the
+    top bar shows who is signed in."""
+    if request is not None:
+        principal = principal_of(request)
+        context.setdefault("signed_in", principal if principal is not None and principal.by_cookie else None)
+    context.setdefault("signed_in", None)
     html = environment().get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
