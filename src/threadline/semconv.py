@@ -125,6 +125,8 @@ GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
 ERROR_TYPE: Final = "error.type"
 
 # --- content: prompt and answer text, withheld when content capture is off ------------------------
+# One list for every convention: the SDK withholds these keys when content capture is off, and the server
+# applies a project's content policy to them (docs/conventions.md, "Privacy at ingest").
 CONTENT_KEYS: Final = frozenset(
     {
         INPUT_VALUE,
@@ -141,7 +143,32 @@ CONTENT_KEYS: Final = frozenset(
         "traceloop.entity.output",
         "langfuse.observation.input",
         "langfuse.observation.output",
+        "langfuse.trace.input",
+        "langfuse.trace.output",
         "tool.result",
+        "tool.parameters",  # OpenInference: a tool call's arguments for some clients, its schema for others
+        "llm.prompts",
+        "llm.prompt_template.variables",
+        "reranker.query",
+        # Vercel AI SDK
+        "ai.prompt",
+        "ai.prompt.messages",
+        "ai.response.text",
+        "ai.response.object",
+        "ai.response.toolCalls",
+        "ai.response.reasoning",
+        "ai.toolCall.args",
+        "ai.toolCall.result",
+        "ai.value",
+        "ai.values",
+        # PostHog
+        "$ai_input",
+        "$ai_output_choices",
+        # Logfire
+        "request_data",
+        "response_data",
+        "events",
+        "all_messages_events",
     }
 )
 CONTENT_KEY_PREFIXES: Final = (
@@ -152,9 +179,16 @@ CONTENT_KEY_PREFIXES: Final = (
     "gen_ai.completion.",
     "input.",
     "output.",
+    "retrieval.documents.",
+    "reranker.input_documents.",
+    "reranker.output_documents.",
+    "embedding.embeddings.",
 )
 """Prefixes of flattened content keys (OpenInference ``llm.input_messages.{i}...``, OpenLLMetry
 ``gen_ai.prompt.{i}...``). ``input.`` / ``output.`` also cover ``input.mime_type``, which is harmless."""
+CONTENT_DESCRIPTOR_SUFFIXES: Final = (".role", ".mime_type")
+"""Keys under the content prefixes that describe a message instead of holding its text (``...message.role``,
+``input.mime_type``): the server's content policy keeps them, so a user message still reads as one."""
 CONTENT_EVENT_NAMES: Final = frozenset(
     {
         "gen_ai.client.inference.operation.details",
@@ -167,6 +201,10 @@ CONTENT_EVENT_NAMES: Final = frozenset(
         "gen_ai.content.completion",
     }
 )
+CONTENT_EVENT_KEYS: Final = frozenset({"content", "message", "tool_calls"})
+"""Keys that hold text on GenAI events (span events and log records named ``gen_ai.*``; a log record's body
+is merged into its attributes), besides ``CONTENT_KEYS``."""
+
 
 # --- what the server accepts, in order of precedence (docs/conventions.md "Concepts") ---------------------
 SESSION_ID_KEYS: Final = (
