@@ -26,7 +26,8 @@ are cached per ``Privacy`` value.
 Cost: the built-in rules are gated per string by characters every secret holds (``redact_secrets``), so a
 string without them costs a few memchr scans; about 3 µs per span of the benchmark workload (2 KB of text per
 span). A project pattern runs on every string: its cost is the project's (one that starts with a literal is
-found by a fast scan; one that starts with ``\b`` or a class is tried at every position).
+found by a fast scan; one that starts with ``\\b`` or a class is tried at every position; Python's ``re`` has
+no time limit, so nested quantifiers can take exponential time on some texts).
 """
 
 from __future__ import annotations
@@ -412,21 +413,22 @@ _EMAIL_MARK = "[redacted:email]"
 _LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_AT = re.compile(r"@(?<=[A-Za-z0-9._%+-]@)(?=[A-Za-z0-9])")
+"""An "@" between a local-part character and a domain character."""
 
 
 def _redact_emails(text: str) -> str:
     parts: list[str] = []
     done = 0
-    at = text.find("@")
-    while at >= 0:
+    for found in _AT.finditer(text):
+        at = found.start()
+        if at < done:  # inside the address just replaced
+            continue
         start = _local_part_start(text, at, done)
         domain = _DOMAIN.match(text, at + 1) if start < at else None
-        if domain is None:
-            at = text.find("@", at + 1)
-            continue
-        parts += (text[done:start], _EMAIL_MARK)
-        done = domain.end()
-        at = text.find("@", done)
+        if domain is not None:
+            parts += (text[done:start], _EMAIL_MARK)
+            done = domain.end()
     if not parts:
         return text
     parts.append(text[done:])
