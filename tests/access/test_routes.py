@@ -57,7 +57,13 @@ ROUTES = route_table()
 
 
 def url_of(path: str, secured: Secured, trace_id: str) -> str:
-    values = {"session_id": "s-mine", "user_id": "ann", "trace_id": trace_id, "key_id": "tl_0000000000000000"}
+    values = {
+        "session_id": "s-mine",
+        "user_id": "ann",
+        "trace_id": trace_id,
+        "key_id": "tl_0000000000000000",
+        "name": "default",
+    }
     return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values[m[1]], path)
 
 
@@ -73,6 +79,8 @@ def ask(secured: Secured, method: str, path: str, key: str | None, trace_id: str
             body = {"json": {"name": "p-throwaway"}, "headers": headers}
         else:
             body = {"headers": {**headers, "Origin": secured.url}}
+    elif method == "PATCH":
+        body = {"json": {"redact_secrets": True}, "headers": headers}
     target = url_of(path, secured, trace_id)
     if target.startswith("/api/v1/sessions/s-mine") and method == "DELETE":
         target = "/api/v1/sessions/not-there"  # a full key must not erase the data the other checks read

@@ -82,7 +82,7 @@ def test_every_data_command_has_its_help_in_the_docs() -> None:
     documented = {m["args"] for m in BLOCK.finditer(DOC.read_text())}
     assert data_commands() == [
         "analytics", "export", "keys create", "keys list", "keys revoke", "projects create", "projects list",
-        "sessions list", "sessions show", "users list", "users show",
+        "projects set", "sessions list", "sessions show", "users list", "users show",
     ]  # fmt: skip
     assert {f"{name} --help" for name in data_commands()} <= documented
 

@@ -11,7 +11,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from threadline.server.api import params
@@ -21,7 +21,8 @@ from threadline.server.auth import admin
 from threadline.server.auth.access import Access, Forbidden, Principal, principal_of, requires
 from threadline.server.auth.secret import server_secret
 from threadline.server.errors import BadRequest, NotFound
-from threadline.server.store.base import ApiKey, KeyScope, Project
+from threadline.server.ingest.privacy import MAX_PATTERNS
+from threadline.server.store.base import ApiKey, ContentPolicy, KeyScope, Project
 
 router = APIRouter(prefix="/api/v1", tags=["access"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -34,8 +35,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 class ProjectBody(BaseModel):
     name: str
     created_at: float = Field(description="Seconds since the epoch.")
-    content_policy: str
-    retention_days: int | None
+    content_policy: ContentPolicy = Field(description="What is kept of texts: all, their start, or nothing.")
+    content_max_chars: int | None = Field(description="Characters kept of each text under 'truncated'.")
+    redact_secrets: bool = Field(description="API keys, tokens and e-mail addresses are redacted at ingest.")
+    redact_patterns: list[str] = Field(description="The project's own regular expressions, redacted too.")
+    retention_days: int | None = Field(description="Sessions quiet this long are removed (null: kept).")
+
+
+class ProjectChange(BaseModel):
+    """Settings to change; those left out stay as they are. ``retention_days: null`` keeps sessions forever."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_policy: ContentPolicy | None = None
+    content_max_chars: int | None = Field(None, ge=1)
+    redact_secrets: bool | None = None
+    redact_patterns: list[str] | None = Field(None, max_length=MAX_PATTERNS)
+    retention_days: int | None = Field(None, ge=1)
 
 
 class NewProject(BaseModel):
@@ -67,6 +83,9 @@ def _project_body(project: Project) -> dict[str, Any]:
         "name": project.name,
         "created_at": project.created_ns / 1e9,
         "content_policy": project.content_policy,
+        "content_max_chars": project.content_max_chars,
+        "redact_secrets": project.redact_secrets,
+        "redact_patterns": list(project.redact_patterns),
         "retention_days": project.retention_days,
     }
 
@@ -115,6 +134,38 @@ async def create_project(body: NewProject, rt: Annotated[Runtime, Depends(runtim
         project = await run_in_threadpool(admin.create_project, rt.store, body.name, time.time_ns())
     except admin.AdminError as error:
         raise _refusal(error) from None
+    return _project_body(project)
+
+
+@router.patch(
+    "/projects/{name}", response_model=ProjectBody, responses=_ERRORS, dependencies=[Depends(requires(Access.WRITE))]
+)
+async def change_project(
+    request: Request, name: str, body: ProjectChange, rt: Annotated[Runtime, Depends(runtime)]
+) -> dict[str, Any]:
+    """Change a project's privacy and retention (with --auth, the key's own project only). Privacy settings
+    apply to what arrives from then on, within seconds."""
+    principal = _principal(request)
+    if (rt.settings.auth and name != principal.project_name) or await run_in_threadpool(rt.store.project, name) is None:
+        raise NotFound(f"No project {name!r} for this key.", detail={"project": name})
+    given = body.model_fields_set
+    patterns = tuple(body.redact_patterns) if body.redact_patterns is not None else None
+    try:
+        project = await run_in_threadpool(
+            lambda: admin.configure_project(
+                rt.store,
+                name,
+                content_policy=body.content_policy,
+                content_max_chars=body.content_max_chars,
+                redact_secrets=body.redact_secrets,
+                redact_patterns=patterns,
+                retention_days=body.retention_days,
+                keep_forever="retention_days" in given and body.retention_days is None,
+            )
+        )
+    except admin.AdminError as error:
+        raise _refusal(error) from None
+    rt.forget_project(project.id)
     return _project_body(project)
 
 

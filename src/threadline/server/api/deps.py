@@ -15,7 +15,9 @@ from threadline import hash_user_id
 from threadline.server.auth.access import project_of
 from threadline.server.auth.authenticate import Authenticator, FailureLimiter
 from threadline.server.ingest.budget import IngestBudget
+from threadline.server.ingest.policies import Policies
 from threadline.server.ingest.prepare import Preparer
+from threadline.server.ingest.privacy import Privacy
 from threadline.server.ingest.writer import Writer
 from threadline.server.live import LiveUpdates
 from threadline.server.settings import Settings
@@ -41,8 +43,24 @@ class Runtime:
     """Checks API keys and web sessions (None when --auth is off)."""
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     """Failed sign-ins per client address (past a limit, refused for a while)."""
+    policies: Policies | None = None
+    """Each project's privacy at ingest (set by the app; built from the store and settings when None)."""
 
     idle_timeout_ns: int = 30 * 60 * 10**9
+
+    def __post_init__(self) -> None:
+        if self.policies is None:
+            self.policies = Policies(self.store, self.settings)
+
+    def privacy(self, project_id: int) -> Privacy:
+        """What ``project_id``'s spans go through before they are written. Blocking (a store read, cached)."""
+        assert self.policies is not None
+        return self.policies.of(project_id)
+
+    def forget_project(self, project_id: int) -> None:
+        """A project's settings changed: read them again."""
+        assert self.policies is not None
+        self.policies.forget(project_id)
 
 
 ProjectId = Annotated[int, Depends(project_of)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from anyio import to_thread
@@ -15,6 +16,7 @@ from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError
 from threadline.server.ingest import decode, logs, otlp
 from threadline.server.ingest.prepare import Preparer
+from threadline.server.ingest.privacy import Privacy, protect, protect_log_events
 from threadline.server.ingest.records import DecodedBatch, Limits
 from threadline.server.store.base import SpanItem
 
@@ -51,13 +53,19 @@ async def _export_traces(request: Request) -> Response:
         with rt.budget.hold() as hold:
             body = await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
             is_json = body.is_json
+            project = project_of(request)
             batch, items = await to_thread.run_sync(
-                _decode_traces, rt.preparer, body, Limits.from_settings(rt.settings), limiter=rt.decoding
+                _decode_traces,
+                rt.preparer,
+                body,
+                Limits.from_settings(rt.settings),
+                lambda: rt.privacy(project),
+                limiter=rt.decoding,
             )
             del body  # the raw bytes are not needed while the spans wait for the writer
             hold.take(_object_overhead(batch))  # many small attributes take more memory than their wire size
             if items:
-                await rt.writer.write(project_of(request), items, hold.bytes)
+                await rt.writer.write(project, items, hold.bytes)
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.traces_response(is_json, batch.rejected, batch.reasons)
@@ -71,9 +79,22 @@ def _object_overhead(batch: DecodedBatch) -> int:
     return ATTRIBUTE_OVERHEAD_BYTES * sum(len(span.attributes) for span in batch.spans)
 
 
-def _decode_traces(preparer: Preparer, body: otlp.OtlpRequest, limits: Limits) -> tuple[DecodedBatch, list[SpanItem]]:
+def _decode_traces(
+    preparer: Preparer, body: otlp.OtlpRequest, limits: Limits, privacy: Callable[[], Privacy]
+) -> tuple[DecodedBatch, list[SpanItem]]:
+    """Decode, apply the project's privacy (before anything else sees the values), prepare."""
     batch = decode.decode_json(body.body, limits) if body.is_json else decode.decode_protobuf(body.body, limits)
+    if batch.spans:
+        protect(batch.spans, privacy())
     return batch, preparer.prepare(batch.spans)
+
+
+def _decode_log_events(body: otlp.OtlpRequest, limits: Limits, privacy: Callable[[], Privacy]) -> list[logs.LogEvent]:
+    decoder = logs.decode_logs_json if body.is_json else logs.decode_logs_protobuf
+    events = decoder(body.body, limits)
+    if events:
+        protect_log_events(events, privacy())
+    return events
 
 
 @router.post("/v1/traces", openapi_extra=_OTLP_BODY, summary="OTLP/HTTP trace export", responses=_INGEST_ERRORS)
@@ -98,9 +119,12 @@ async def export_logs(request: Request) -> Response:
     try:
         with rt.budget.hold() as hold:
             body = await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
-            decoder = logs.decode_logs_json if body.is_json else logs.decode_logs_protobuf
             events = await to_thread.run_sync(
-                decoder, body.body, Limits.from_settings(rt.settings), limiter=rt.decoding
+                _decode_log_events,
+                body,
+                Limits.from_settings(rt.settings),
+                lambda: rt.privacy(project),
+                limiter=rt.decoding,
             )
             if events:
                 await asyncio.wrap_future(

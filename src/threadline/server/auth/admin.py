@@ -7,10 +7,12 @@ whoever creates it; only its HMAC is stored (``keys.py``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import cast
 
 from threadline.server.auth import keys
-from threadline.server.store.base import Admin, ApiKey, KeyScope, Project
+from threadline.server.ingest.privacy import POLICIES, validate_patterns
+from threadline.server.store.base import Admin, ApiKey, ContentPolicy, KeyScope, Project
 
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SCOPES: tuple[KeyScope, ...] = ("full", "read", "ingest")
@@ -68,3 +70,36 @@ def revoke_key(store: Admin, key_id: str, now_ns: int, project_id: int | None = 
     refreshed = store.key(key_id)
     assert refreshed is not None
     return refreshed[0]
+
+
+def configure_project(
+    store: Admin,
+    name: str,
+    *,
+    content_policy: str | None = None,
+    content_max_chars: int | None = None,
+    redact_secrets: bool | None = None,
+    redact_patterns: tuple[str, ...] | None = None,
+    retention_days: int | None = None,
+    keep_forever: bool = False,
+) -> Project:
+    """Change a project's privacy and retention settings (what is not given stays as it is)."""
+    project = project_named(store, name)
+    if content_policy is not None and content_policy not in POLICIES:
+        raise AdminError(f"{content_policy!r} is not a content policy: use one of {', '.join(POLICIES)}")
+    if content_max_chars is not None and content_max_chars < 1:
+        raise AdminError("the characters kept of a text must be at least 1")
+    if retention_days is not None and retention_days < 1:
+        raise AdminError("retention is at least 1 day (or keep everything: no retention)")
+    if redact_patterns is not None and (problems := validate_patterns(redact_patterns)):
+        raise AdminError("; ".join(problems))
+    changed = replace(
+        project,
+        content_policy=cast(ContentPolicy, content_policy or project.content_policy),
+        content_max_chars=content_max_chars if content_max_chars is not None else project.content_max_chars,
+        redact_secrets=project.redact_secrets if redact_secrets is None else redact_secrets,
+        redact_patterns=project.redact_patterns if redact_patterns is None else redact_patterns,
+        retention_days=None if keep_forever else (retention_days or project.retention_days),
+    )
+    store.update_project(changed)
+    return changed

@@ -1,4 +1,4 @@
-"""``threadline projects create|list`` and ``threadline keys create|list|revoke``.
+"""``threadline projects create|list|set`` and ``threadline keys create|list|revoke``.
 
 Either on the database itself (``--data-dir``, on the server's machine: how the first key is made) or
 through a server (``--url`` with ``--api-key``, a full key of the project). A new key is printed once, alone
@@ -23,6 +23,7 @@ from threadline.server.auth.secret import server_secret
 from threadline.server.cli import render as r
 from threadline.server.cli.client import DEFAULT_URL, ApiRefusal
 from threadline.server.cli.options import UsageLine
+from threadline.server.ingest.privacy import POLICIES
 from threadline.server.store.base import ApiKey, Project, StoreUnavailable
 
 SECRET_ENV = "THREADLINE_SECRET_KEY"
@@ -83,6 +84,100 @@ def list_projects(url: str, api_key: str | None, data_dir: Path | None) -> None:
     r.show(grid)
 
 
+@projects.command("set")
+@click.argument("name")
+@click.option(
+    "--content-policy",
+    type=click.Choice(POLICIES),
+    default=None,
+    help="What is kept of prompts, answers and tool arguments: all of them, their start, or nothing.",
+)
+@click.option("--content-max-chars", type=click.IntRange(min=1), metavar="N", help="Characters kept under 'truncated'.")
+@click.option(
+    "--redact-secrets/--no-redact-secrets",
+    default=None,
+    help="Replace API keys, tokens and e-mail addresses with [redacted:<kind>] before anything is written.",
+)
+@click.option(
+    "--redact-pattern",
+    "redact_patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="A regular expression whose matches are redacted too (repeat it; replaces the project's list).",
+)
+@click.option("--no-redact-patterns", is_flag=True, help="Forget the project's own patterns.")
+@click.option("--retention-days", type=click.IntRange(min=1), metavar="N", help="Remove sessions quiet for N days.")
+@click.option("--keep-forever", is_flag=True, help="No retention: sessions stay until erased.")
+@_source
+def set_project(
+    name: str,
+    content_policy: str | None,
+    content_max_chars: int | None,
+    redact_secrets: bool | None,
+    redact_patterns: tuple[str, ...],
+    no_redact_patterns: bool,
+    retention_days: int | None,
+    keep_forever: bool,
+    url: str,
+    api_key: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Change a project's privacy and retention; settings not given stay as they are.
+
+    The privacy settings apply to what arrives from then on: what is stored already is not rewritten.
+    """
+    if retention_days is not None and keep_forever:
+        raise UsageLine("give --retention-days or --keep-forever, not both")
+    if redact_patterns and no_redact_patterns:
+        raise UsageLine("give --redact-pattern or --no-redact-patterns, not both")
+    patterns = () if no_redact_patterns else (redact_patterns or None)
+    change: dict[str, Any] = {
+        "content_policy": content_policy,
+        "content_max_chars": content_max_chars,
+        "redact_secrets": redact_secrets,
+        "redact_patterns": list(patterns) if patterns is not None else None,
+        "retention_days": retention_days,
+    }
+    change = {key: value for key, value in change.items() if value is not None}
+    if keep_forever:
+        change["retention_days"] = None
+    if not change:
+        raise UsageLine("nothing to change: give at least one setting (see --help)")
+    if data_dir is not None:
+        with _local(data_dir) as (store, _):
+            project = _admin(lambda: admin.configure_project(store, name, **_settings_of(change)))
+        row = _project_settings(project)
+    else:
+        row = _remote(url, api_key, "PATCH", f"/api/v1/projects/{name}", change)
+    click.echo(
+        f"Project {name}: content {row['content_policy']}"
+        + (f" ({row['content_max_chars']} characters)" if row["content_policy"] == "truncated" else "")
+        + f", secrets {'redacted' if row['redact_secrets'] else 'kept'}, {len(row['redact_patterns'])} own patterns,"
+        + f" retention {_days(row['retention_days'])}."
+    )
+
+
+def _settings_of(change: dict[str, Any]) -> dict[str, Any]:
+    """The ``configure_project`` arguments for a change as sent to the API."""
+    settings = dict(change)
+    if "redact_patterns" in settings:
+        settings["redact_patterns"] = tuple(settings["redact_patterns"])
+    if "retention_days" in settings and settings["retention_days"] is None:
+        del settings["retention_days"]
+        settings["keep_forever"] = True
+    return settings
+
+
+def _project_settings(project: Project) -> dict[str, Any]:
+    return {
+        "content_policy": project.content_policy,
+        "content_max_chars": project.content_max_chars,
+        "redact_secrets": project.redact_secrets,
+        "redact_patterns": list(project.redact_patterns),
+        "retention_days": project.retention_days,
+    }
+
+
 @click.group()
 def keys() -> None:
     """API keys: what a client sends to ingest, read or manage a project (Authorization: Bearer KEY)."""
@@ -126,6 +221,10 @@ def list_keys(project: str | None, url: str, api_key: str | None, data_dir: Path
             wanted = _admin(lambda: admin.project_named(store, project)).id if project else None
             rows = [_key_row(k, names.get(k.project_id, "?")) for k in store.api_keys(wanted)]
     else:
+        if project is not None and project not in {p["name"] for p in _remote(url, api_key, "GET", "/api/v1/projects")}:
+            raise click.ClickException(
+                f"no project named {project!r} for this key; list them with `threadline projects list`"
+            )
         rows = [
             (k["id"], k["project"], k["name"], k["scope"], _when_s(k["created_at"]), _when_s(k["last_used_at"]),
              _when_s(k["revoked_at"]))
@@ -159,8 +258,13 @@ def revoke_key(key_id: str, url: str, api_key: str | None, data_dir: Path | None
 
 @contextmanager
 def _local(data_dir: Path) -> Iterator[tuple[Any, bytes]]:
+    from threadline.server.store.sqlite.db import database_path
     from threadline.server.store.sqlite.store import SqliteStore
 
+    data_dir = data_dir.expanduser()
+    if not database_path(data_dir).exists():
+        click.echo(f"A new Threadline database in {data_dir}: serve it with `threadline serve --data-dir {data_dir}`.",
+                   err=True)  # fmt: skip
     try:
         store = SqliteStore(data_dir)
     except StoreUnavailable as exc:
