@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from firstrun.readme import localize, make_run_command, readme_commands
+from firstrun.readme import ROOT, localize, make_run_command, readme_commands
 from support.process import free_port
 
 
@@ -129,3 +130,28 @@ def test_every_way_of_naming_the_data_folder(tmp_path: Path, how: str, expected:
         direct = run(f"{localize('.venv/bin/threadline', port)} sessions list --data-dir '{data_dir}'", cwd, env)
         assert "s-first" in direct.stdout, direct.stdout + direct.stderr
     assert (tmp_path / expected / "threadline.db").is_file()
+
+
+def test_the_readme_team_setup(tmp_path: Path) -> None:
+    """ "Running it for a team", literally: the first key on the database, the server with --auth, a read
+    with the key (addressed to the allowed host name), and what happens without it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Running it for a team", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    make_key, serve, read, _ = (line.removeprefix("$ ") for line in block.splitlines())
+    created = run(f'{localize(make_key, 0)}\necho "$KEY"', tmp_path, {})
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("tl_")
+    port = free_port()
+    serve = localize(serve, port).replace("--host 0.0.0.0", f"--host 127.0.0.1 --port {port}")
+    with started(shlex.split(serve), tmp_path, {}):
+        through = f"--connect-to threadline.example.com:4318:127.0.0.1:{port} -w '\\n%{{http_code}}'"
+        answered = run(f"KEY={key}\n" + read.replace("curl -s", f"curl -s {through}"), tmp_path, {})
+        assert answered.stdout.endswith("\n200"), answered.stdout
+        assert '"sessions"' in answered.stdout
+        refused = run(f"curl -s {through} http://threadline.example.com:4318/api/v1/sessions", tmp_path, {})
+        assert refused.stdout.endswith("\n401"), refused.stdout
+        rebound = run(f"curl -s -w '\\n%{{http_code}}' -H 'Authorization: Bearer {key}' "
+                      f"http://127.0.0.1:{port}/api/v1/sessions", tmp_path, {})  # fmt: skip
+        assert rebound.stdout.endswith("\n421"), rebound.stdout  # a name not allowed
