@@ -78,6 +78,9 @@ class Privacy:
     redact_secrets: bool = True
     redact_patterns: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "redact_patterns", tuple(self.redact_patterns))  # a list would not hash
+
     @classmethod
     def of(cls, project: Project, settings: Settings) -> Privacy:
         return cls(
