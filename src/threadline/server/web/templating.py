@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from threadline.server import humanize
-from threadline.server.auth.access import principal_of
+from threadline.server.auth.access import Access, principal_of
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -136,6 +136,8 @@ def page(template: str, status_code: int = 200, *, request: Request | None = Non
     if request is not None:
         principal = principal_of(request)
         context.setdefault("signed_in", principal if principal is not None and principal.by_cookie else None)
+        context.setdefault("may_change", principal is not None and principal.may(Access.WRITE))
     context.setdefault("signed_in", None)
+    context.setdefault("may_change", False)
     html = environment().get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
