@@ -13,11 +13,18 @@ from typing import Any
 from threadline import semconv as sc
 from threadline.server.ingest.normalize import as_float, as_int
 
-ANSWERED = "answered"
-ASKED_QUESTION = "asked_question"
-ERROR = "error"
-TOOL_FAILURE = "tool_failure"
-DROPOFF_ACTIONS = (ASKED_QUESTION, ERROR, TOOL_FAILURE)
+from threadline.server.intelligence.rules import (
+    ANSWERED,
+    ASKED_QUESTION,
+    DROPOFF_ACTIONS,
+    ERROR,
+    TOOL_FAILURE,
+)
+
+__all__ = [
+    "ANSWERED", "ASKED_QUESTION", "DROPOFF_ACTIONS", "ERROR", "TOOL_FAILURE",
+    "Dropoff", "client_dropoff", "dropoff", "ends_with_question", "last_action",
+]  # fmt: skip
 
 _TRAILING = " \t\r\n\"'`*_)]}»”’.!…"
 _QUESTION_MARKS = ("?", "？", "¿", "؟")
