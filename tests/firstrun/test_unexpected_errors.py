@@ -10,7 +10,7 @@ import pytest
 
 from support.server import run_server
 from threadline.server.api.errors import LogLimiter
-from threadline.server.store.base import Stats
+from threadline.server.store.records import Stats
 from threadline.server.store.sqlite.store import SqliteStore
 
 

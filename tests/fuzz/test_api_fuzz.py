@@ -176,13 +176,19 @@ _KINDS = [*ORDERINGS, *(f"-{o}" for o in ORDERINGS), *USER_ORDERINGS, *(f"-{o}" 
 
 
 def forged_cursors(kind: str) -> st.SearchStrategy[str]:
-    """base64 of JSON: mostly ``kind`` (the ordering the request lists by) with positions of any type and
-    count; else another ordering, or any document."""
+    """base64 of JSON: mostly ``kind`` (the ordering the request lists by) around an engine position (base64
+    of JSON too) with values of any type and count; else another ordering, or any document."""
     kinds = st.just(kind) | st.sampled_from(_KINDS)
+    position = st.one_of(
+        st.tuples(_JSON, _JSON).map(list),
+        st.tuples(_JSON_SCALARS, _JSON_SCALARS).map(list),
+        st.tuples(_JSON_SCALARS, _JSON_SCALARS, _JSON_SCALARS).map(list),
+        _JSON,
+    ).map(lambda doc: _b64(json.dumps(doc).encode()))
     document = st.one_of(
-        st.tuples(kinds, _JSON, _JSON).map(list),
+        st.tuples(kinds, position).map(list),
+        st.tuples(kinds, position).map(list),
         st.tuples(kinds, _JSON_SCALARS, _JSON_SCALARS).map(list),
-        st.tuples(kinds, _JSON_SCALARS, _JSON_SCALARS, _JSON_SCALARS).map(list),
         st.lists(_JSON, max_size=5).map(lambda rest: [kind, *rest]),
         _JSON,
     )

@@ -53,8 +53,16 @@ def _refused(response: httpx.Response, parameter: str, *expected: str) -> dict[s
     return error
 
 
+def _b64(doc: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
 def _cursor(*doc: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(doc)).encode()).decode().rstrip("=")
+    """A cursor as the API makes them: the listing's kind around the engine's position (both base64 JSON);
+    a lone value stands for a document that is no cursor at all."""
+    if len(doc) > 1 and isinstance(doc[0], str):
+        return _b64([doc[0], _b64(list(doc[1:]))])
+    return _b64(list(doc))
 
 
 # Times outside 64-bit nanoseconds.
@@ -302,7 +310,7 @@ def test_the_store_finds_nothing_for_ids_it_could_not_hold(server: RunningServer
     assert store.get_session(1, "no\x00such") is None
     assert store.get_session(1, "lone \ud800 surrogate") is None
     assert store.get_user(1, "lone \udcff") is None
-    assert store.get_sessions(1, ["\ud800", "s-1"])[0]["session_id"] == "s-1"
+    assert store.get_sessions(1, ["\ud800", "s-1"])[0].session_id == "s-1"
 
 
 # The pages show the same refusals.

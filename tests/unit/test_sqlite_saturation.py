@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from threadline.server.ingest.port import UserDelta
 from threadline.server.ingest.rollup import INT64_MAX
-from threadline.server.store.base import UserDelta
 from threadline.server.store.sqlite.store import SqliteStore
 
 _HUGE = 5 * 10**18

@@ -21,9 +21,9 @@ from threadline.server.auth.authenticate import Authenticator
 from threadline.server.auth.guard import LOOPBACK_NAMES, Guard, is_loopback
 from threadline.server.auth.secret import server_secret
 from threadline.server.ingest.budget import IngestBudget
+from threadline.server.ingest.port import WriterOptions
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
-from threadline.server.ingest.writer import ReadOnlyWriter, Writer
 from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.retention import enforce_retention
 from threadline.server.settings import Settings
@@ -48,19 +48,14 @@ def create_app(
         preparer = Preparer()
         live = LiveUpdates()
         live.attach(asyncio.get_running_loop())
-        writer = (
-            ReadOnlyWriter(backend)
-            if read_only
-            else Writer(
-                backend,
-                preparer.prepare,
-                options=FoldOptions(
-                    settings.idle_timeout_ns, preparer.prices.context_window, settings.session_intelligence
-                ),
+        writer = backend.writer(
+            preparer.prepare,
+            WriterOptions(
+                FoldOptions(settings.idle_timeout_ns, preparer.prices.context_window, settings.session_intelligence),
                 max_pending_spans=settings.max_pending_spans,
                 max_batch_spans=settings.max_batch_spans,
-                on_commit=lambda changes: live.changed({(c.project_id, s) for c in changes for s in c.sessions}),
-            )
+            ),
+            on_commit=lambda changes: live.changed({(c.project_id, s) for c in changes for s in c.sessions}),
         )
         idle_timeout_ns = settings.idle_timeout_ns
         if read_only:  # agree with the server that writes the database

@@ -7,15 +7,17 @@ on the store: call them from a worker thread. ``api/`` serializes their results,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from threadline.server.api import params, present
 from threadline.server.api.deps import Runtime, stored_user_id, user_forms
 from threadline.server.errors import BadRequest, NotFound
-from threadline.server.intelligence import analytics, journeys
-from threadline.server.store.base import USER_ORDERINGS, SessionQuery, UserQuery, Window
+from threadline.server.intelligence import journeys
+from threadline.server.store.base import USER_ORDERINGS, Rules, SessionQuery, UserQuery, Window
+from threadline.server.store.records import BadCursor, JourneyProgress, Page
 
+T = TypeVar("T")
 Raw = Mapping[str, str | None]
 """Request values by their API names; missing and empty mean "not given"."""
 
@@ -45,20 +47,30 @@ def session_query(rt: Runtime, project: int, raw: Raw) -> tuple[SessionQuery, st
         limit=params.parse_limit(raw.get("limit")),
     )
     kind = ("-" if descending else "") + name
-    after = params.decode_cursor(raw.get("cursor"), kind, params.SESSION_POSITIONS[name])
-    if after is not None:
-        query.after = (after[0], after[1])
+    query.after = params.decode_cursor(raw.get("cursor"), kind)
     query.user_id = stored_user_id(rt, project, raw.get("user_id"))
     return query, kind
+
+
+def _paged(read: Callable[[], Page[T]], raw: Raw) -> Page[T]:
+    """``read()``, with a cursor the engine refuses answered as the request's mistake."""
+    try:
+        return read()
+    except BadCursor:
+        raise params.bad_cursor(str(raw.get("cursor"))) from None
+
+
+def _next(kind: str, page: Page[Any]) -> str | None:
+    return params.encode_cursor(kind, page.next_cursor) if page.next_cursor else None
 
 
 def session_page(rt: Runtime, project: int, raw: Raw) -> dict[str, Any]:
     """``GET /api/v1/sessions``: one page of session summaries and the cursor of the next."""
     query, kind = session_query(rt, project, raw)
-    page = rt.store.list_sessions(project, query)
+    page = _paged(lambda: rt.store.list_sessions(project, query), raw)
     return {
-        "sessions": [present.session_summary(row, query.now_ns, rt.idle_timeout_ns) for row in page.rows],
-        "next_cursor": params.encode_cursor(kind, page.next_after) if page.next_after else None,
+        "sessions": [present.session_summary(row, query.now_ns, rt.idle_timeout_ns) for row in page.items],
+        "next_cursor": _next(kind, page),
     }
 
 
@@ -67,32 +79,31 @@ def matching_sessions(rt: Runtime, project: int, raw: Raw, session_ids: Sequence
     query, _ = session_query(rt, project, {**raw, "cursor": None, "limit": None})
     query.session_ids = list(session_ids)
     query.limit = max(len(session_ids), 1)
-    rows = rt.store.list_sessions(project, query).rows
+    rows = rt.store.list_sessions(project, query).items
     return [present.session_summary(row, query.now_ns, rt.idle_timeout_ns) for row in rows]
 
 
 def session_detail(rt: Runtime, project: int, session_id: str) -> dict[str, Any]:
     """``GET /api/v1/sessions/{id}``: the session with its turns, conversations, journeys and drop-off."""
-    row = rt.store.get_session(project, session_id)
-    if row is None:
+    found = rt.store.get_session(project, session_id)
+    if found is None:
         raise NotFound(
             f"No session {params.shorten(session_id)!r}. List sessions with GET /api/v1/sessions.",
             detail={"session_id": session_id},
         )
-    turns = rt.store.get_turns(project, row["pk"])
-    return present.session_detail(row, turns, rt.clock(), rt.idle_timeout_ns, rt.preparer.prices.context_window)
+    return present.session_detail(found, rt.clock(), rt.idle_timeout_ns, rt.preparer.prices.context_window)
 
 
 def trace(rt: Runtime, project: int, trace_id: str) -> dict[str, Any]:
     """``GET /api/v1/traces/{id}``: the span tree of a stored trace, and its session (None: an orphan)."""
     raw_id = params.parse_hex_id("trace_id", trace_id.lower(), 16)
-    found, session_id = rt.store.trace_session(project, raw_id)
-    if not found:
+    found = rt.store.trace(project, raw_id)
+    if found is None:
         raise NotFound(f"No trace {trace_id!r}.", detail={"trace_id": trace_id})
-    rows = rt.store.get_trace_spans(project, raw_id)
+    rows = rt.store.trace_spans(project, raw_id)
     return {
         "trace_id": raw_id.hex(),
-        "session_id": session_id,
+        "session_id": found.session_id,
         "span_count": len(rows),
         "spans": present.span_tree(rows),
     }
@@ -108,25 +119,20 @@ def orphan_traces(rt: Runtime, project: int, raw: Raw) -> dict[str, Any]:
             detail={"parameter": "orphan"},
         )
     size = params.parse_limit(raw.get("limit"))
-    position = params.decode_cursor(raw.get("cursor"), "orphans", params.ORPHAN_POSITION)
-    after = None if position is None else (position[0], position[1])
-    rows = rt.store.list_orphan_traces(project, size + 1, after)
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        next_cursor = params.encode_cursor("orphans", (rows[-1]["start_ns"], rows[-1]["pk"]))
+    after = params.decode_cursor(raw.get("cursor"), "orphans")
+    page = _paged(lambda: rt.store.list_orphan_traces(project, size, after), raw)
     return {
         "traces": [
             {
-                "trace_id": r["trace_id"].hex(),
-                "root_name": r["root_name"],
-                "start_time": params.iso(r["start_ns"]),
-                "end_time": params.iso(r["end_ns"]),
-                "span_count": r["span_count"],
+                "trace_id": r.trace_id.hex(),
+                "root_name": r.root_name,
+                "start_time": params.iso(r.start_ns),
+                "end_time": params.iso(r.end_ns),
+                "span_count": r.span_count,
             }
-            for r in rows
+            for r in page.items
         ],
-        "next_cursor": next_cursor,
+        "next_cursor": _next("orphans", page),
     }
 
 
@@ -142,14 +148,9 @@ def user_page(rt: Runtime, project: int, raw: Raw) -> dict[str, Any]:
         until_ns=params.parse_timestamp("until", raw.get("until")),
         returning=params.parse_bool("returning", raw.get("returning")),
     )
-    after = params.decode_cursor(raw.get("cursor"), kind, params.USER_POSITIONS[name])
-    if after is not None:
-        query.after = (after[0], after[1])
-    page = rt.store.list_users(project, query)
-    return {
-        "users": [present.user(row) for row in page.rows],
-        "next_cursor": params.encode_cursor(kind, page.next_after) if page.next_after else None,
-    }
+    query.after = params.decode_cursor(raw.get("cursor"), kind)
+    page = _paged(lambda: rt.store.list_users(project, query), raw)
+    return {"users": [present.user(row) for row in page.items], "next_cursor": _next(kind, page)}
 
 
 def user_detail(rt: Runtime, project: int, user_id: str) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def user_detail(rt: Runtime, project: int, user_id: str) -> dict[str, Any]:
         row = rt.store.get_user(project, form)
         if row is not None:
             query = SessionQuery(user_id=form, now_ns=now, idle_timeout_ns=rt.idle_timeout_ns)
-            sessions = rt.store.list_sessions(project, query).rows
+            sessions = rt.store.list_sessions(project, query).items
             detail = present.user(row)
             detail["recent_sessions"] = [present.session_summary(s, now, rt.idle_timeout_ns) for s in sessions]
             return detail
@@ -180,16 +181,13 @@ def window(rt: Runtime, project: int, raw: Raw) -> Window:
 
 def session_analytics(rt: Runtime, project: int, raw: Raw) -> dict[str, Any]:
     """``GET /api/v1/analytics/sessions`` over the window in ``raw``."""
-    rows = rt.store.session_rows(project, window(rt, project, raw))
-    result = analytics.session_analytics(rows, rt.clock(), rt.idle_timeout_ns)
-    for bucket in result["sessions_over_time"]:
-        bucket["start"] = params.iso(bucket.pop("start_ns"))
-    return result
+    result = rt.store.session_analytics(project, window(rt, project, raw), Rules(rt.clock(), rt.idle_timeout_ns))
+    return present.session_analytics(result)
 
 
 def journey_analytics(rt: Runtime, project: int, raw: Raw) -> dict[str, Any]:
     """``GET /api/v1/analytics/journeys``: a funnel per journey over the window in ``raw``."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
-    for row in rt.store.session_journeys(project, window(rt, project, raw)):
-        by_name.setdefault(row["name"], []).append(row)
+    by_name: dict[str, list[JourneyProgress]] = {}
+    for row in rt.store.journey_progress(project, window(rt, project, raw)):
+        by_name.setdefault(row.name, []).append(row)
     return {"journeys": [journeys.funnel(name, members) for name, members in sorted(by_name.items())]}

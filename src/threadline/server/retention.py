@@ -3,7 +3,7 @@
 A background task runs a round every ``interval_s``. A round reads every project's setting afresh, finds
 the sessions quiet since the cutoff (and the orphan traces started before it) on a reader connection,
 and erases them in small batches, each a writer task of its own (the same erasure as ``DELETE``: rollups,
-users, counters and the stitcher's caches stay exact), with a short pause between batches so that ingest
+users and counters stay exact), with a short pause between batches so that ingest
 is never held up for long. The writer checks each candidate again inside its transaction: a session that
 got a span since it was read stays. A span that arrives for a session after it was removed starts the
 session again, as for any session the store does not know.
@@ -15,15 +15,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-from threadline.server.ingest.stitch import Stitcher
-from threadline.server.ingest.writer import Writer
+from threadline.server.ingest.port import Erased, SpanWriter
 from threadline.server.live import LiveUpdates
-from threadline.server.store.base import Erased, IngestTransaction, Project, Store
+from threadline.server.store.base import Project, Store
 
 log = logging.getLogger("threadline.retention")
-T = TypeVar("T")
 
 DAY_NS = 86_400 * 10**9
 INTERVAL_S = 60.0
@@ -57,7 +54,7 @@ class Batches:
 
 async def enforce_retention(
     store: Store,
-    writer: Writer,
+    writer: SpanWriter,
     live: LiveUpdates,
     clock: Callable[[], int],
     interval_s: float = INTERVAL_S,
@@ -73,7 +70,7 @@ async def enforce_retention(
 
 
 async def retention_round(
-    store: Store, writer: Writer, live: LiveUpdates, clock: Callable[[], int], batches: Batches = Batches()
+    store: Store, writer: SpanWriter, live: LiveUpdates, clock: Callable[[], int], batches: Batches = Batches()
 ) -> dict[int, Removed]:
     """Remove what each project's retention no longer covers; what went, by project (with a retention)."""
     removed: dict[int, Removed] = {}
@@ -102,12 +99,16 @@ def cutoff_ns(project: Project, now_ns: int) -> int | None:
 
 
 async def _expire_sessions(
-    store: Store, writer: Writer, live: LiveUpdates, project_id: int, before_ns: int, batches: Batches, gone: Removed
+    store: Store,
+    writer: SpanWriter,
+    live: LiveUpdates,
+    project_id: int,
+    before_ns: int,
+    batches: Batches,
+    gone: Removed,
 ) -> None:
     while ids := await asyncio.to_thread(store.sessions_quiet_since, project_id, before_ns, batches.size):
-        erased = await _on_writer(
-            writer, lambda txn, stitcher: stitcher.expire_sessions(txn, project_id, ids, before_ns)
-        )
+        erased = await writer.expire_sessions(project_id, ids, before_ns)
         live.deleted(project_id, erased.sessions)
         _count(gone, erased)
         gone.sessions += len(erased.sessions)
@@ -116,12 +117,10 @@ async def _expire_sessions(
 
 
 async def _expire_orphan_traces(
-    store: Store, writer: Writer, project_id: int, before_ns: int, batches: Batches, gone: Removed
+    store: Store, writer: SpanWriter, project_id: int, before_ns: int, batches: Batches, gone: Removed
 ) -> None:
     while ids := await asyncio.to_thread(store.orphan_traces_before, project_id, before_ns, batches.size):
-        erased = await _on_writer(
-            writer, lambda txn, stitcher: stitcher.expire_orphan_traces(txn, project_id, ids, before_ns)
-        )
+        erased = await writer.expire_orphan_traces(project_id, ids, before_ns)
         _count(gone, erased)
         gone.orphan_traces += len(erased.trace_ids)
         if not await _more(ids, erased, batches):
@@ -139,8 +138,3 @@ async def _more(ids: Sequence[object], erased: Erased, batches: Batches) -> bool
 def _count(gone: Removed, erased: Erased) -> None:
     gone.traces += len(erased.trace_ids)
     gone.spans += erased.spans
-
-
-async def _on_writer(writer: Writer, task: Callable[[IngestTransaction, Stitcher], T]) -> T:
-    """Run a task on the writer; cancelling the caller (shutdown) lets a task already queued finish."""
-    return await asyncio.shield(asyncio.wrap_future(writer.call(task)))

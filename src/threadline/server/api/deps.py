@@ -15,11 +15,11 @@ from threadline import hash_user_id
 from threadline.server.auth.access import project_of
 from threadline.server.auth.authenticate import Authenticator, FailureLimiter
 from threadline.server.ingest.budget import IngestBudget
-from threadline.server.ingest.policies import Policies
+from threadline.server.ingest.port import SpanWriter
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.privacy import Privacy
-from threadline.server.ingest.writer import Writer
 from threadline.server.live import LiveUpdates
+from threadline.server.policies import Policies
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
 
@@ -32,7 +32,7 @@ Clock = Callable[[], int]
 class Runtime:
     settings: Settings
     store: Store
-    writer: Writer
+    writer: SpanWriter
     preparer: Preparer
     live: LiveUpdates
     budget: IngestBudget

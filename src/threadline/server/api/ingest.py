@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +14,10 @@ from threadline.server.api.schemas import ErrorBody
 from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError
 from threadline.server.ingest import decode, logs, otlp
+from threadline.server.ingest.port import SpanItem
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.privacy import Privacy, protect, protect_log_events
 from threadline.server.ingest.records import DecodedBatch, Limits
-from threadline.server.store.base import SpanItem
 
 router = APIRouter(tags=["ingest"])
 _STATUS_NOTE = "JSON requests get this body; protobuf requests get a google.rpc.Status with the same message."
@@ -127,9 +126,7 @@ async def export_logs(request: Request) -> Response:
                 limiter=rt.decoding,
             )
             if events:
-                await asyncio.wrap_future(
-                    rt.writer.call(lambda txn, stitcher: stitcher.attach_log_events(txn, project, events))
-                )
+                await rt.writer.attach_log_events(project, events)
     except ApiError as error:
         return otlp.error_response(error, is_json)
     return otlp.empty_response(body.is_json, "logs")

@@ -6,9 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import difflib
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import orjson
@@ -19,7 +17,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 
 from threadline.server.errors import BadRequest
-from threadline.server.store.base import ORDERINGS, USER_ORDERINGS
+from threadline.server.store.base import ORDERINGS
 
 UserId = Annotated[
     str | None,
@@ -204,61 +202,34 @@ def iso(ns: int) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def encode_cursor(kind: str, position: tuple[Any, ...]) -> str:
-    raw = orjson.dumps([kind, *[p.hex() if isinstance(p, bytes) else p for p in position]])
+def encode_cursor(kind: str, position: str) -> str:
+    """A page cursor: the engine's opaque ``position``, marked with the listing it belongs to (``kind``: the
+    ordering), so that a cursor is never read with another ordering."""
+    raw = orjson.dumps([kind, position])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-Slot = Callable[[object], bool]
-"""Whether a value can stand at one place of a cursor's position."""
-
-
-def integer(value: object) -> bool:
-    return type(value) is int and INT64_MIN <= value <= INT64_MAX
-
-
-def number(value: object) -> bool:
-    return integer(value) or (type(value) is float and math.isfinite(value))
-
-
-def text(value: object) -> bool:
-    return type(value) is str
-
-
-def _value_slot(ordering: str) -> Slot:
-    """Costs are real numbers; every other ordering value (times, counts, tokens) is an integer."""
-    return number if ordering == "total_cost" else integer
-
-
-SESSION_POSITIONS: Mapping[str, tuple[Slot, ...]] = {name: (_value_slot(name), integer) for name in ORDERINGS}
-"""A session cursor's position, per ordering: (ordering value, session key)."""
-USER_POSITIONS: Mapping[str, tuple[Slot, ...]] = {name: (_value_slot(name), text) for name in USER_ORDERINGS}
-"""A user cursor's position, per ordering: (ordering value, user id)."""
-ORPHAN_POSITION: tuple[Slot, ...] = (integer, integer)
-"""An orphan trace cursor's position: (start time, trace key)."""
-
-
-def decode_cursor(raw: str | None, kind: str, slots: Sequence[Slot]) -> tuple[Any, ...] | None:
-    """The position in a cursor made by ``encode_cursor`` for the same ``kind`` (ordering), each value of the
-    type its ``slots`` accept; None when not given."""
+def decode_cursor(raw: str | None, kind: str) -> str | None:
+    """The engine's position in a cursor made by ``encode_cursor`` for the same ``kind``; None when not given."""
     if raw is None or raw == "":
         return None
     try:
         doc = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, orjson.JSONDecodeError):
         doc = None
-    if not isinstance(doc, list) or len(doc) != len(slots) + 1:
-        raise bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
+    if not isinstance(doc, list) or len(doc) != 2 or not isinstance(doc[1], str):
+        raise bad_cursor(raw)
     if doc[0] != kind:
         raise bad_parameter(
             "cursor",
             raw,
             f"a cursor from a page listed with the same ordering ({kind}); restart without cursor",
         )
-    position = tuple(doc[1:])
-    if not all(fits(value) for fits, value in zip(slots, position, strict=True)):
-        raise bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
-    return position
+    return doc[1]
+
+
+def bad_cursor(raw: str) -> BadRequest:
+    return bad_parameter("cursor", raw, "the next_cursor value of a previous page, unchanged")
 
 
 def parse_hex_id(name: str, raw: str, size: int) -> bytes:

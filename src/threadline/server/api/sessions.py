@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -70,9 +69,7 @@ async def delete_session(
     session_id: str, rt: Annotated[Runtime, Depends(runtime)], project: ProjectId
 ) -> dict[str, Any]:
     """Erase a session: its spans, traces, turns and log events; its user's rollup is corrected."""
-    erased = await asyncio.wrap_future(
-        rt.writer.call(lambda txn, stitcher: stitcher.erase_session(txn, project, session_id))
-    )
+    erased = await rt.writer.erase_session(project, session_id)
     if erased is None:
         raise NotFound(
             f"No session {params.shorten(session_id)!r}: nothing to erase.", detail={"session_id": session_id}

@@ -49,7 +49,7 @@ async def stream(
                 rows = await run_in_threadpool(rt.store.get_sessions, project, changed) if changed else []
                 now = rt.clock()
                 for row in rows:
-                    if users is None or row["user_id"] in users:
+                    if users is None or row.user_id in users:
                         summary = present.session_summary(row, now, rt.idle_timeout_ns)
                         yield b"event: session\ndata: " + orjson.dumps(summary) + b"\n\n"
                 for deleted in (k for k, kind in pending.items() if kind == DELETED):

@@ -15,7 +15,7 @@ from threadline.server.api.deps import ProjectId, Runtime, runtime
 from threadline.server.api.schemas import Health
 from threadline.server.api.schemas import Stats as StatsBody
 from threadline.server.auth.access import Access, requires
-from threadline.server.store.base import Stats
+from threadline.server.store.records import Stats
 
 router = APIRouter(tags=["system"])
 

@@ -5,7 +5,6 @@ A user id is matched as given and hashed with the server's ``user_id_salt`` (as 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -17,8 +16,6 @@ from threadline.server.api.deps import ProjectId, Runtime, runtime, user_forms
 from threadline.server.api.schemas import ErasureResult, ErrorBody, UserDetail, UserPage
 from threadline.server.auth.access import Access, requires
 from threadline.server.errors import NotFound
-from threadline.server.ingest.stitch import Stitcher
-from threadline.server.store.base import Erased, IngestTransaction
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], dependencies=[Depends(params.known_parameters)])
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}}
@@ -69,15 +66,7 @@ async def delete_user(user_id: str, rt: Annotated[Runtime, Depends(runtime)], pr
 
     Both forms of ``user_id`` are erased: as given, and hashed with the server's ``user_id_salt``.
     """
-    forms = user_forms(rt, user_id)
-
-    def erase(txn: IngestTransaction, stitcher: Stitcher) -> Erased:
-        erased = Erased()
-        for form in forms:
-            erased.add(stitcher.erase_user(txn, project, form))
-        return erased
-
-    erased = await asyncio.wrap_future(rt.writer.call(erase))
+    erased = await rt.writer.erase_user(project, user_forms(rt, user_id))
     if not erased.sessions and not erased.trace_ids:
         raise NotFound(f"No user {params.shorten(user_id)!r}: nothing to erase.", detail={"user_id": user_id})
     rt.live.deleted(project, erased.sessions)

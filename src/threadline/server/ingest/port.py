@@ -12,6 +12,7 @@ Nothing here imports ``store``: engines import this module, never the reverse.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -250,3 +251,9 @@ class IngestTransaction(Protocol):
     def erase_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
         """Remove those traces that are still orphans and started before ``before_ns``."""
         ...
+
+
+class Transactional(Protocol):
+    """A single-writer engine: one write transaction at a time, committed when the context exits."""
+
+    def write(self) -> AbstractContextManager[IngestTransaction]: ...

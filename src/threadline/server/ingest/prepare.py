@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from threadline.server.ingest.normalize import normalize
+from threadline.server.ingest.port import SpanItem
 from threadline.server.ingest.records import RawSpan, SpanFacts
 from threadline.server.intelligence.pricing import PriceBook, TokenUsage
-from threadline.server.store.base import SpanItem
 
 
 class Preparer:

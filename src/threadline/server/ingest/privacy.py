@@ -36,7 +36,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from threadline import semconv as sc
 from threadline._sdk.ids import hash_user_id, looks_hashed
@@ -46,7 +46,20 @@ from threadline.server.ingest.text import as_text
 if TYPE_CHECKING:
     from threadline.server.ingest.logs import LogEvent
     from threadline.server.settings import Settings
-    from threadline.server.store.base import Project
+
+
+class ProjectSettings(Protocol):
+    """A project's privacy settings, as the store holds them (``store.base.Project``)."""
+
+    @property
+    def content_policy(self) -> str: ...
+    @property
+    def content_max_chars(self) -> int | None: ...
+    @property
+    def redact_secrets(self) -> bool: ...
+    @property
+    def redact_patterns(self) -> tuple[str, ...]: ...
+
 
 DROPPED = "[content not kept by policy]"
 TRUNCATED = "…[truncated by policy: {} more characters]"
@@ -82,7 +95,7 @@ class Privacy:
         object.__setattr__(self, "redact_patterns", tuple(self.redact_patterns))  # a list would not hash
 
     @classmethod
-    def of(cls, project: Project, settings: Settings) -> Privacy:
+    def of(cls, project: ProjectSettings, settings: Settings) -> Privacy:
         return cls(
             hash_user_ids=settings.hash_user_ids,
             user_id_salt=settings.user_id_salt,

@@ -10,7 +10,6 @@ count and explicit end, the last turn's action, journeys, client-sent drop-off, 
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -312,8 +311,8 @@ class SessionRollup:
     client_dropoff: dict[str, Any] | None
     journeys: list[dict[str, Any]]
     max_context_pct: float | None
-    turn_latencies: bytes
-    """Every turn's latency in ns, packed as native int64 (analytics reads them without the turns)."""
+    turn_latencies: tuple[int, ...]
+    """Every turn's latency in ns, in time order (analytics reads them without the turns)."""
 
     @property
     def total_tokens(self) -> int:
@@ -402,7 +401,7 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         client_dropoff=dropoff.client_dropoff(dropoff_attributes),
         journeys=session_journeys,
         max_context_pct=max_pct,
-        turn_latencies=array("q", [max(t.end_ns - t.start_ns, 0) for t in turns]).tobytes(),
+        turn_latencies=tuple(max(t.end_ns - t.start_ns, 0) for t in turns),
     )
 
 

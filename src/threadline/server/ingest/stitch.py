@@ -12,31 +12,30 @@ the caches mirror what the transactions wrote, and are dropped if a transaction 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from threadline.server.ingest.logs import LogEvent
-from threadline.server.ingest.records import RawSpan, SpanEvent
-from threadline.server.ingest.rollup import FoldOptions, SessionRollup
-from threadline.server.ingest.session_state import SessionState
-from threadline.server.ingest.trace_agg import TraceAgg
-from threadline.server.store.base import (
+from threadline.server.ingest.port import (
+    ChangeSet,
     CounterDelta,
     Erased,
     IngestTransaction,
+    Prepare,
     SessionWrite,
     SpanItem,
     StoredSpan,
     TraceHome,
     UserDelta,
 )
+from threadline.server.ingest.records import RawSpan, SpanEvent
+from threadline.server.ingest.rollup import FoldOptions, SessionRollup
+from threadline.server.ingest.session_state import SessionState
+from threadline.server.ingest.trace_agg import TraceAgg
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-Prepare = Callable[[Sequence[RawSpan]], list[SpanItem]]
-"""Normalize and price decoded spans (``Preparer.prepare``)."""
 
 
 class LruCache(Generic[K, V]):
@@ -91,14 +90,6 @@ TRACE_OVERHEAD_BYTES = 1500
 def session_weight(state: SessionState) -> int:
     """Roughly the bytes a cached session holds."""
     return sum(TRACE_OVERHEAD_BYTES + len(t.input_text or "") + len(t.output_text or "") for t in state.traces.values())
-
-
-@dataclass(slots=True)
-class ChangeSet:
-    """What one batch changed (the sessions of a project, for live views)."""
-
-    project_id: int
-    sessions: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""The single writer: one thread owns the write connection and commits many requests at once.
+"""The single writer (the SQLite engine's ``SpanWriter``): one thread owns the write connection and commits
+many requests at once.
 
 Requests queue their prepared spans; the writer takes everything queued (up to a batch limit), applies
 it in one transaction (group commit), and only then resolves each request's future, so a request is
@@ -19,9 +20,19 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
-from threadline.server.ingest.rollup import FoldOptions
-from threadline.server.ingest.stitch import ChangeSet, Prepare, Stitcher
-from threadline.server.store.base import IngestTransaction, SpanItem, Store, StoreWriteRefused
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.port import (
+    ChangeSet,
+    Erased,
+    IngestTransaction,
+    OnCommit,
+    Prepare,
+    SpanItem,
+    StoreWriteRefused,
+    Transactional,
+    WriterOptions,
+)
+from threadline.server.ingest.stitch import Stitcher
 
 log = logging.getLogger("threadline.writer")
 T = TypeVar("T")
@@ -51,29 +62,31 @@ STORAGE_RETRY_AFTER_S = 5
 class Writer:
     def __init__(
         self,
-        store: Store,
+        store: Transactional,
         prepare: Prepare,
-        *,
-        options: FoldOptions | None = None,
-        max_pending_spans: int = 50_000,
-        max_batch_spans: int = 20_000,
-        on_commit: Callable[[list[ChangeSet]], None] | None = None,
+        options: WriterOptions | None = None,
+        on_commit: OnCommit | None = None,
     ) -> None:
+        options = options or WriterOptions()
         self._store = store
-        self._stitcher = Stitcher(prepare, options)
+        self._stitcher = Stitcher(prepare, options.fold)
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
-        self._max_pending = max_pending_spans
-        self._max_batch = max_batch_spans
+        self._max_pending = options.max_pending_spans
+        self._max_batch = options.max_batch_spans
         self._pending = 0
         self._lock = threading.Lock()
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="threadline-writer", daemon=True)
-        self.commits = 0
+        self._commits = 0
         self._refusals = _RefusalLog()
 
     @property
     def pending_spans(self) -> int:
         return self._pending
+
+    @property
+    def commits(self) -> int:
+        return self._commits
 
     def start(self) -> None:
         self._thread.start()
@@ -100,6 +113,36 @@ class Writer:
 
     async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
         return await asyncio.wrap_future(self.submit(project_id, items, weight))
+
+    async def attach_log_events(self, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
+        return await self._on_thread(lambda txn, stitcher: stitcher.attach_log_events(txn, project_id, events))
+
+    async def erase_session(self, project_id: int, session_id: str) -> Erased | None:
+        return await self._on_thread(lambda txn, stitcher: stitcher.erase_session(txn, project_id, session_id))
+
+    async def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
+        def erase(txn: IngestTransaction, stitcher: Stitcher) -> Erased:
+            erased = Erased()
+            for user_id in dict.fromkeys(user_ids):
+                erased.add(stitcher.erase_user(txn, project_id, user_id))
+            return erased
+
+        return await self._on_thread(erase)
+
+    async def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
+        return await self._on_thread(
+            lambda txn, stitcher: stitcher.expire_sessions(txn, project_id, session_ids, before_ns)
+        )
+
+    async def expire_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        return await self._on_thread(
+            lambda txn, stitcher: stitcher.expire_orphan_traces(txn, project_id, trace_ids, before_ns)
+        )
+
+    async def _on_thread(self, task: Callable[[IngestTransaction, Stitcher], T]) -> T:
+        """Run ``task`` on the writer; cancelling the caller (a client gone, shutdown) lets a task already
+        queued finish, so that what it changed is committed and reported whole."""
+        return await asyncio.shield(asyncio.wrap_future(self.call(task)))
 
     def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
         """Run ``task`` on the writer thread inside a transaction of its own."""
@@ -190,7 +233,7 @@ class Writer:
     def _apply(self, jobs: list[_Job]) -> list[ChangeSet]:
         with self._store.write() as txn:
             changes = [self._stitcher.apply(txn, job.project_id, job.items or ()) for job in jobs]
-        self.commits += 1
+        self._commits += 1
         return changes
 
     def _run_task(self, job: _Job) -> None:
@@ -222,7 +265,7 @@ class Writer:
 class ReadOnlyWriter(Writer):
     """Stands in for the writer when the app only reads a database another server writes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Transactional) -> None:
         super().__init__(store, lambda spans: [])
 
     def start(self) -> None:

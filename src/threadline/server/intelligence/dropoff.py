@@ -12,7 +12,6 @@ from typing import Any
 
 from threadline import semconv as sc
 from threadline.server.ingest.normalize import as_float, as_int
-
 from threadline.server.intelligence.rules import (
     ANSWERED,
     ASKED_QUESTION,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from threadline import semconv as sc
 from threadline.server.ingest.normalize import as_float, as_int
@@ -93,18 +93,35 @@ def _stage_order(stage: dict[str, Any]) -> tuple[bool, int, int]:
     return (stage["stage_number"] is None, stage["stage_number"] or 0, stage["time_ns"])
 
 
-def funnel(name: str, journeys: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+class Progress(Protocol):
+    """How far one session went along a journey (``store.records.JourneyProgress``)."""
+
+    @property
+    def highest_stage(self) -> int | None: ...
+    @property
+    def total_stages(self) -> int | None: ...
+    @property
+    def stages(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def converted(self) -> bool: ...
+    @property
+    def conversion_turn(self) -> int | None: ...
+    @property
+    def conversion_time_ms(self) -> float | None: ...
+
+
+def funnel(name: str, journeys: Sequence[Progress]) -> dict[str, Any]:
     """A journey's funnel over sessions: how many reached each stage, and converted."""
-    highest = [j["highest_stage"] or 0 for j in journeys]
-    top = max([*highest, *(j["total_stages"] or 0 for j in journeys)], default=0)
+    highest = [j.highest_stage or 0 for j in journeys]
+    top = max([*highest, *(j.total_stages or 0 for j in journeys)], default=0)
     names: dict[int, str] = {}
     for j in journeys:
-        for stage in j["stages"]:
+        for stage in j.stages:
             if stage["stage_number"] is not None and stage["stage"]:
                 names.setdefault(stage["stage_number"], stage["stage"])
-    converted = [j for j in journeys if j["converted"]]
-    turns = [j["conversion_turn"] for j in converted if j["conversion_turn"] is not None]
-    times = [j["conversion_time_ms"] for j in converted if j["conversion_time_ms"] is not None]
+    converted = [j for j in journeys if j.converted]
+    turns = [j.conversion_turn for j in converted if j.conversion_turn is not None]
+    times = [j.conversion_time_ms for j in converted if j.conversion_time_ms is not None]
     count = len(journeys)
     return {
         "name": name,

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from threadline.server.intelligence.rules import ENDED_BY
+
 INACTIVE_TIMEOUT = "inactive_timeout"
 
 
@@ -67,10 +69,10 @@ class Lifecycle:
 def lifecycle(
     last_ns: int, now_ns: int, idle_timeout_ns: int, end_reason: str | None = None, ended_ns: int | None = None
 ) -> Lifecycle:
-    """Ended by an explicit end, or by ``idle_timeout_ns`` without activity; else active."""
+    """Ended by an explicit end, or by ``idle_timeout_ns`` without activity (``rules.ENDED``); else active."""
     idle_ns = max(now_ns - last_ns, 0)
     if end_reason:
         return Lifecycle("ended", end_reason, ended_ns if ended_ns is not None else last_ns, idle_ns / 1e6)
-    if idle_ns >= idle_timeout_ns:
+    if ENDED_BY(None, last_ns, False, None, None, now_ns - idle_timeout_ns):
         return Lifecycle("ended", INACTIVE_TIMEOUT, last_ns + idle_timeout_ns, idle_ns / 1e6)
     return Lifecycle("active", None, None, idle_ns / 1e6)

@@ -1,169 +1,35 @@
-"""The storage interface: what ingest and the API need from a backend, and nothing else.
+"""The storage contract: what the API, the pages and the background tasks need from an engine, typed and
+engine-neutral (docs/storage.md).
 
-A backend provides ``IngestTransaction`` (used by the single writer, inside one transaction per group
-commit) and the read methods of ``Store``. The embedded SQLite backend implements both; a distributed
-backend implements the same protocols without touching ingest or the API.
+``Store`` holds the reads (returning the frozen records of ``store/records.py``, paged with opaque
+cursors), analytics, the admin tables, and builds the engine's write side (``writer``: the
+``ingest.port.SpanWriter`` port). SQLite (``store/sqlite``) and ClickHouse (``store/clickhouse``)
+implement it and pass ``tests/store_contract``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from threadline.server.ingest.logs import LogEvent
-from threadline.server.ingest.records import RawSpan, SpanFacts
-from threadline.server.ingest.rollup import SessionRollup, TurnId, TurnRollup
-from threadline.server.ingest.trace_agg import TraceAgg
-from threadline.server.intelligence.analytics import SessionRow
+from threadline.server.ingest.port import OnCommit, Prepare, SpanWriter, WriterOptions
+from threadline.server.store.records import (
+    JourneyProgress,
+    OrphanTrace,
+    Page,
+    SessionAnalytics,
+    SessionDetail,
+    SessionSummary,
+    SpanRecord,
+    Stats,
+    TraceInfo,
+    UserSummary,
+)
 
 
 class StoreUnavailable(Exception):
     """The store cannot be opened (the path, and why, in one line: for the operator, not a traceback)."""
-
-
-class StoreWriteRefused(Exception):
-    """The store cannot take writes right now (disk full, I/O error, locked): nothing was written, and the
-    same write may succeed later. Raised by ``Store.write``; ingest answers 503 with Retry-After."""
-
-
-SpanItem = tuple[RawSpan, SpanFacts]
-"""A decoded span and what it means."""
-
-
-@dataclass(slots=True)
-class LoadedSession:
-    pk: int
-    session_id: str
-    traces: list[TraceAgg]
-
-
-@dataclass(slots=True)
-class UserDelta:
-    """A change to one user's rollup (negative values undo a session's earlier contribution)."""
-
-    session_count: int = 0
-    turn_count: int = 0
-    trace_count: int = 0
-    error_count: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float | None = None
-    first_ns: int = 0
-    last_ns: int = 0
-
-
-@dataclass(slots=True)
-class CounterDelta:
-    span_count: int = 0
-    trace_count: int = 0
-    session_count: int = 0
-    orphan_trace_count: int = 0
-    user_count: int = 0
-
-
-@dataclass(slots=True)
-class SessionWrite:
-    """One session's changes in a batch."""
-
-    pk: int
-    session_id: str
-    is_new: bool
-    before: SessionRollup | None
-    """What the writer last wrote for the session (only changed columns are written), or None when unknown."""
-    after: SessionRollup
-    changed_turns: Sequence[TurnRollup]
-    removed_turns: Sequence[TurnId]
-
-
-TraceHome = tuple[int, int | None]
-"""A stored trace's key and its session's key (``None``: an orphan trace)."""
-
-StoredSpan = tuple[int, RawSpan, SpanFacts]
-"""A span to store, with the key of its trace."""
-
-
-class IngestTransaction(Protocol):
-    """Storage as the stitcher sees it, inside one write transaction.
-
-    The backend hands out integer keys for sessions and traces in arrival order
-    (``new_session_pk``, ``new_trace_pk``), so that inserts append.
-    """
-
-    def trace_homes(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, TraceHome]:
-        """The already-stored traces among ``trace_ids``."""
-        ...
-
-    def load_trace(self, trace_pk: int) -> TraceAgg: ...
-
-    def stored_span_ids(self, trace_pk: int) -> set[bytes]: ...
-
-    def stored_spans(self, trace_pk: int) -> list[RawSpan]:
-        """Every stored span of a trace, as decoded (to fold a trace again from scratch)."""
-        ...
-
-    def load_session(self, project_id: int, session_id: str) -> LoadedSession | None: ...
-
-    def load_session_by_pk(self, pk: int) -> LoadedSession: ...
-
-    def new_session_pk(self) -> int: ...
-
-    def new_trace_pk(self) -> int: ...
-
-    def insert_spans(self, spans: Sequence[StoredSpan]) -> None: ...
-
-    def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None, bool]]) -> None:
-        """Insert (``True``: new) or update trace aggregates, with their session key (``None``: orphan)."""
-        ...
-
-    def save_sessions(self, project_id: int, writes: Sequence[SessionWrite]) -> None:
-        """Insert or update session rows and write their changed turns."""
-        ...
-
-    def existing_users(self, project_id: int, user_ids: Sequence[str]) -> set[str]: ...
-
-    def add_users(self, project_id: int, deltas: Sequence[tuple[str, UserDelta]]) -> None: ...
-
-    def add_counters(self, project_id: int, delta: CounterDelta) -> None: ...
-
-    def store_log_events(self, project_id: int, events: Sequence[LogEvent]) -> None:
-        """Keep GenAI log events (duplicates ignored), whether or not their span has arrived."""
-        ...
-
-    def has_log_events(self, project_id: int) -> bool: ...
-
-    def log_event_traces(self, project_id: int, trace_ids: Sequence[bytes]) -> set[bytes]:
-        """Which of these traces have log events stored."""
-        ...
-
-    def log_events(self, project_id: int, trace_id: bytes) -> list[LogEvent]: ...
-
-    def find_session(self, project_id: int, session_id: str) -> tuple[int, str | None] | None:
-        """(key, user id) of a stored session."""
-        ...
-
-    def user_sessions(self, project_id: int, user_id: str) -> list[tuple[int, str]]:
-        """(key, session id) of every session of a user."""
-        ...
-
-    def erase_session(self, project_id: int, session_pk: int) -> Erased: ...
-
-    def erase_orphan_traces_of(self, project_id: int, user_id: str) -> Erased: ...
-
-    def recompute_user(self, project_id: int, user_id: str) -> bool:
-        """Rebuild a user's rollup from their sessions; True when no session is left (user removed)."""
-        ...
-
-    def quiet_sessions(
-        self, project_id: int, session_ids: Sequence[str], before_ns: int
-    ) -> list[tuple[int, str, str | None]]:
-        """(key, session id, user id) of those sessions whose last activity is still before ``before_ns``."""
-        ...
-
-    def erase_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
-        """Remove those traces that are still orphans and started before ``before_ns``."""
-        ...
 
 
 Ordering = Literal[
@@ -200,8 +66,8 @@ class SessionQuery:
     ordering: str = "last_activity"
     descending: bool = True
     limit: int = 50
-    after: tuple[Any, int] | None = None
-    """Keyset position: (ordering value, session pk) of the last row of the previous page."""
+    after: str | None = None
+    """Where the page starts: the ``next_cursor`` of the previous page of the same ordering."""
     session_ids: Sequence[str] | None = None
     """Only these sessions (a live view asking which changed sessions still match its filters)."""
 
@@ -214,24 +80,11 @@ class UserQuery:
     since_ns: int | None = None
     until_ns: int | None = None
     returning: bool | None = None
-    after: tuple[Any, str] | None = None
+    after: str | None = None
+    """The ``next_cursor`` of the previous page of the same ordering."""
 
 
 USER_ORDERINGS: tuple[str, ...] = ("last_seen", "first_seen", "session_count", "turn_count", "total_cost")
-
-
-@dataclass(slots=True)
-class Erased:
-    """What an erasure removed."""
-
-    sessions: list[str] = field(default_factory=list)
-    spans: int = 0
-    trace_ids: list[bytes] = field(default_factory=list)
-
-    def add(self, other: Erased) -> None:
-        self.sessions += other.sessions
-        self.spans += other.spans
-        self.trace_ids += other.trace_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,29 +96,17 @@ class Window:
     user_id: str | None = None
 
 
-@dataclass(slots=True)
-class Page:
-    rows: list[dict[str, Any]]
-    next_after: tuple[Any, int] | None = None
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the clock-dependent rules (``intelligence.rules``) need: now, and the idle timeout."""
 
+    now_ns: int
+    idle_timeout_ns: int
 
-@dataclass(slots=True)
-class Stats:
-    span_count: int
-    trace_count: int
-    session_count: int
-    orphan_trace_count: int
-    user_count: int
-
-
-@dataclass(slots=True)
-class SpanRow:
-    """A stored span, rehydrated for the trace view."""
-
-    span: RawSpan
-    category: str
-    cost_usd: float | None
-    cost_source: str | None
+    @property
+    def cutoff_ns(self) -> int:
+        """Sessions quiet since this have ended (unless they ended explicitly before)."""
+        return self.now_ns - self.idle_timeout_ns
 
 
 ContentPolicy = Literal["full", "truncated", "none"]
@@ -339,25 +180,33 @@ class Admin(Protocol):
 
 
 class Store(Admin, Protocol):
-    """A storage backend: one writer transaction at a time, any number of readers."""
+    """A storage engine: its write side (``writer``), and reads that any number of threads may call."""
 
-    def write(self) -> AbstractContextManager[IngestTransaction]: ...
-
-    def list_sessions(self, project_id: int, query: SessionQuery) -> Page: ...
-
-    def get_session(self, project_id: int, session_id: str) -> dict[str, Any] | None: ...
-
-    def get_turns(self, project_id: int, session_pk: int) -> list[dict[str, Any]]: ...
-
-    def get_trace_spans(self, project_id: int, trace_id: bytes) -> list[SpanRow]: ...
-
-    def trace_session(self, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
-        """(the trace is stored, the id of its session or None for an orphan trace)."""
+    def writer(self, prepare: Prepare, options: WriterOptions, on_commit: OnCommit | None = None) -> SpanWriter:
+        """The engine's write side (one per server process; not started)."""
         ...
 
-    def list_orphan_traces(
-        self, project_id: int, limit: int, after: tuple[int, int] | None
-    ) -> list[dict[str, Any]]: ...
+    def list_sessions(self, project_id: int, query: SessionQuery) -> Page[SessionSummary]:
+        """A page of sessions, filtered and ordered as ``query`` says (ties by session id)."""
+        ...
+
+    def get_session(self, project_id: int, session_id: str) -> SessionDetail | None: ...
+
+    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[SessionSummary]:
+        """Those of ``session_ids`` that are stored, in no particular order."""
+        ...
+
+    def trace(self, project_id: int, trace_id: bytes) -> TraceInfo | None:
+        """A stored trace and its session; None when no span of it is stored."""
+        ...
+
+    def trace_spans(self, project_id: int, trace_id: bytes) -> list[SpanRecord]:
+        """Every span of a trace by start time, with the GenAI log events sent for it among its events."""
+        ...
+
+    def list_orphan_traces(self, project_id: int, limit: int, after: str | None = None) -> Page[OrphanTrace]:
+        """Traces that name no session, the latest started first."""
+        ...
 
     def stats(self, project_id: int) -> Stats: ...
 
@@ -367,17 +216,17 @@ class Store(Admin, Protocol):
 
     def set_idle_timeout_ms(self, project_id: int, value: int) -> None: ...
 
-    def list_users(self, project_id: int, query: UserQuery) -> Page: ...
+    def list_users(self, project_id: int, query: UserQuery) -> Page[UserSummary]: ...
 
-    def get_user(self, project_id: int, user_id: str) -> dict[str, Any] | None: ...
+    def get_user(self, project_id: int, user_id: str) -> UserSummary | None: ...
 
-    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]: ...
-
-    def session_rows(self, project_id: int, window: Window) -> list[SessionRow]:
-        """What ``intelligence.analytics`` needs of every session in the window."""
+    def session_analytics(self, project_id: int, window: Window, rules: Rules) -> SessionAnalytics:
+        """``intelligence.analytics`` over the sessions active in ``window``."""
         ...
 
-    def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]: ...
+    def journey_progress(self, project_id: int, window: Window) -> list[JourneyProgress]:
+        """Every (session, journey) of the sessions active in ``window``, by journey name."""
+        ...
 
     def models(self, project_id: int) -> list[str]:
         """Every model a session of the project called, by name."""

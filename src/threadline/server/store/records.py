@@ -8,13 +8,18 @@ cursors (``Page.next_cursor``) that only the engine that made them reads.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from threadline.server.ingest.records import RawSpan
 from threadline.server.ingest.rollup import SessionRollup, TurnRollup, saturate
+from threadline.server.intelligence.analytics import SessionAnalytics, TimeBucket
 
 T = TypeVar("T")
+__all__ = [
+    "BadCursor", "JourneyProgress", "OrphanTrace", "Page", "SessionAnalytics", "SessionDetail", "SessionSummary",
+    "SpanRecord", "Stats", "TimeBucket", "TraceInfo", "TurnRecord", "UserSummary",
+]  # fmt: skip
 
 
 class BadCursor(ValueError):
@@ -231,8 +236,8 @@ class JourneyProgress:
     """How far one session went along one journey."""
 
     name: str
-    highest_stage: int
-    total_stages: int
+    highest_stage: int | None
+    total_stages: int | None
     stages: tuple[Mapping[str, Any], ...]
     converted: bool
     conversion_turn: int | None
@@ -246,35 +251,3 @@ class Stats:
     session_count: int
     orphan_trace_count: int
     user_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class TimeBucket:
-    start_ns: int
-    sessions: int
-    dropped_off: int
-    errored: int
-
-
-@dataclass(frozen=True, slots=True)
-class SessionAnalytics:
-    """``/api/v1/analytics/sessions``: definitions in ``intelligence.analytics``."""
-
-    session_count: int
-    ended_session_count: int
-    turn_count_avg: float | None
-    turn_count_histogram: Mapping[str, int]
-    abandonment_rate: float | None
-    dropoff_rate: float | None
-    dropoff_count: int
-    dropoff_by_turn: Mapping[str, int]
-    dropoff_by_last_action: Mapping[str, int]
-    cost_avg_usd: float | None
-    cost_p50_usd: float | None
-    cost_p95_usd: float | None
-    duration_p50_ms: float | None
-    duration_p95_ms: float | None
-    turn_latency_p50_ms: float | None
-    turn_latency_p95_ms: float | None
-    error_session_rate: float | None
-    sessions_over_time: tuple[TimeBucket, ...] = field(default=())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from typing import Any
 
 import orjson
 
+from threadline.server.intelligence import analytics
 from threadline.server.intelligence.analytics import SessionRow
-from threadline.server.store.base import Window
+from threadline.server.store.base import Rules, Window
+from threadline.server.store.records import JourneyProgress, SessionAnalytics
 from threadline.server.store.sqlite.paging import add_window, storable
 
 
@@ -23,38 +26,31 @@ def _window(project_id: int, window: Window, alias: str = "") -> tuple[str, list
     return " AND ".join(where), params
 
 
-def session_rows(conn: sqlite3.Connection, project_id: int, window: Window) -> list[SessionRow]:
-    """``intelligence.analytics.SessionRow`` for every session of the window (from a covering index)."""
+def session_analytics(conn: sqlite3.Connection, project_id: int, window: Window, rules: Rules) -> SessionAnalytics:
+    """One pass in Python over the window's sessions, read from a covering index."""
     if not storable(window.user_id):
-        return []
+        return analytics.session_analytics([], rules.now_ns, rules.idle_timeout_ns)
     where, params = _window(project_id, window)
-    rows: list[SessionRow] = conn.execute(
-        "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, last_action, "
-        f"converted, client_dropoff, last_turn_number, turn_latencies FROM sessions WHERE {where}",
-        params,
-    ).fetchall()
-    return rows
+    rows: list[SessionRow] = [
+        (*row[:8], bool(row[8]), orjson.loads(row[9]) if row[9] else None, row[10], array("q", row[11] or b""))
+        for row in conn.execute(
+            "SELECT first_ns, last_ns, duration_ns, turn_count, total_cost_usd, error_count, end_reason, "
+            "last_action, converted, client_dropoff, last_turn_number, turn_latencies "
+            f"FROM sessions WHERE {where}",
+            params,
+        )
+    ]
+    return analytics.session_analytics(rows, rules.now_ns, rules.idle_timeout_ns)
 
 
-def session_journeys(conn: sqlite3.Connection, project_id: int, window: Window) -> list[dict[str, Any]]:
+def journey_progress(conn: sqlite3.Connection, project_id: int, window: Window) -> list[JourneyProgress]:
     if not storable(window.user_id):
         return []
     where, params = _window(project_id, window, "s")
-    cursor = conn.execute(
+    rows = conn.execute(
         "SELECT j.name, j.highest_stage, j.total_stages, j.stages, j.converted, j.conversion_turn, "
         f"j.conversion_time_ms FROM session_journeys j JOIN sessions s ON s.pk = j.session_pk WHERE {where} "
         "ORDER BY j.name",
         params,
     )
-    return [
-        {
-            "name": r[0],
-            "highest_stage": r[1],
-            "total_stages": r[2],
-            "stages": orjson.loads(r[3]),
-            "converted": bool(r[4]),
-            "conversion_turn": r[5],
-            "conversion_time_ms": r[6],
-        }
-        for r in cursor
-    ]
+    return [JourneyProgress(r[0], r[1], r[2], tuple(orjson.loads(r[3])), bool(r[4]), r[5], r[6]) for r in rows]

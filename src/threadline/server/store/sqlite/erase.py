@@ -6,8 +6,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from threadline.server.ingest.port import Erased
 from threadline.server.ingest.rollup import saturate
-from threadline.server.store.base import Erased, chunks
+from threadline.server.store.base import chunks
 
 _IN_CHUNK = 500
 

@@ -8,16 +8,14 @@ changed (each indexed column costs an index update).
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from threadline.server.ingest.logs import LogEvent
-from threadline.server.ingest.records import RawSpan, Resource
-from threadline.server.ingest.rollup import INT64_MAX, SessionRollup, TurnRollup
-from threadline.server.ingest.trace_agg import TraceAgg
-from threadline.server.store.base import (
+from threadline.server.ingest.port import (
     CounterDelta,
     Erased,
     LoadedSession,
@@ -25,8 +23,11 @@ from threadline.server.store.base import (
     StoredSpan,
     TraceHome,
     UserDelta,
-    chunks,
 )
+from threadline.server.ingest.records import RawSpan, Resource
+from threadline.server.ingest.rollup import INT64_MAX, SessionRollup, TurnRollup
+from threadline.server.ingest.trace_agg import TraceAgg
+from threadline.server.store.base import chunks
 from threadline.server.store.sqlite import codec, erase
 
 _NON_STR = orjson.OPT_NON_STR_KEYS
@@ -105,7 +106,7 @@ def session_columns(r: SessionRollup) -> dict[str, Any]:
         orjson.dumps(r.attributes, option=_NON_STR).decode(), r.end_reason, r.ended_ns, r.reopened_count,
         r.last_turn_number, r.last_turn_end_ns, r.last_action, r.last_intent, int(r.converted),
         orjson.dumps(r.client_dropoff).decode() if r.client_dropoff is not None else None,
-        orjson.dumps(r.journeys, option=_NON_STR).decode(), r.max_context_pct, r.turn_latencies,
+        orjson.dumps(r.journeys, option=_NON_STR).decode(), r.max_context_pct, array("q", r.turn_latencies).tobytes(),
     )  # fmt: skip
     return dict(zip(SESSION_COLUMNS, values, strict=True))
 

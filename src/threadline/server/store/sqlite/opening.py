@@ -7,7 +7,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from threadline.server.store.base import StoreUnavailable, StoreWriteRefused
+from threadline.server.ingest.port import StoreWriteRefused
+from threadline.server.store.base import StoreUnavailable
 
 _ERRNO_CAUSES = {
     errno.EACCES: "permission denied",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from threadline.server.store.base import Page
+from threadline.server.store import cursor
+from threadline.server.store.records import Page
 
-RowFactory = Callable[[sqlite3.Cursor, tuple[Any, ...]], dict[str, Any]]
+T = TypeVar("T")
 
 
 def storable(*texts: str | None) -> bool:
@@ -46,29 +47,30 @@ def keyset_page(
     params: list[Any],
     descending: bool,
     limit: int,
-    after: tuple[Any, Any] | None,
-    row: RowFactory,
-) -> Page:
-    """Rows of ``table`` after ``after`` = (order value, key) in ``order_by``-then-``key`` order.
+    after: str | None,
+    slots: tuple[cursor.Slot, cursor.Slot],
+    row: Callable[[tuple[Any, ...]], T],
+) -> Page[T]:
+    """Rows of ``table`` after the cursor ``after`` in ``order_by``-then-``key`` order, made records by ``row``
+    (given the ``columns``); the next page's cursor holds (order value, key) of the last row, each checked by
+    its slot when read back (``BadCursor``).
 
     ``order_by`` must be indexed together with ``key`` (SQLite walks the index and stops at ``limit``).
     """
     where = list(where)
     params = list(params)
     if after is not None:
+        position = cursor.decode(after, slots)
+        if isinstance(position[1], str) and not storable(position[1]):
+            return Page([])
         where.append(f"({order_by}, {key}) {'<' if descending else '>'} (?, ?)")
-        params.extend(after)
+        params.extend(position)
     direction = "DESC" if descending else "ASC"
-    cursor = conn.execute(
-        f"SELECT {columns}, {order_by} AS sort_value FROM {table} WHERE {' AND '.join(where)} "
+    found = conn.execute(
+        f"SELECT {columns}, {order_by}, {key} FROM {table} WHERE {' AND '.join(where)} "
         f"ORDER BY {order_by} {direction}, {key} {direction} LIMIT ?",
         (*params, limit + 1),
-    )
-    rows = [row(cursor, values) for values in cursor.fetchall()]
-    next_after = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_after = (rows[-1]["sort_value"], rows[-1][key])
-    for found in rows:
-        del found["sort_value"]
-    return Page(rows, next_after)
+    ).fetchall()
+    items = [row(values[:-2]) for values in found[:limit]]
+    next_cursor = cursor.encode(found[limit - 1][-2:]) if len(found) > limit else None
+    return Page(items, next_cursor)

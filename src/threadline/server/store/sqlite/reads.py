@@ -9,7 +9,19 @@ from typing import Any
 import orjson
 
 from threadline.server.ingest.records import SpanEvent
-from threadline.server.store.base import Page, SessionQuery, SpanRow, Stats, chunks
+from threadline.server.intelligence import rules
+from threadline.server.store import cursor
+from threadline.server.store.base import SessionQuery, chunks
+from threadline.server.store.records import (
+    OrphanTrace,
+    Page,
+    SessionDetail,
+    SessionSummary,
+    SpanRecord,
+    Stats,
+    TraceInfo,
+    TurnRecord,
+)
 from threadline.server.store.sqlite import codec
 from threadline.server.store.sqlite.paging import add_window, keyset_page, storable
 
@@ -22,33 +34,26 @@ ORDER_EXPRESSIONS = {
     "turn_count": "turn_count",
     "error_count": "error_count",
 }
-SESSION_COLUMNS = (
-    "pk, session_id, user_id, first_ns, last_ns, duration_ns, turn_count, trace_count, span_count, "
-    "llm_call_count, tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, total_tokens, "
-    "cache_read_tokens, cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls, "
-    "first_input, last_output, models, attributes, end_reason, ended_ns, reopened_count, last_turn_number, "
-    "last_turn_end_ns, last_action, last_intent, converted, client_dropoff, journeys, max_context_pct"
+SUMMARY_COLUMNS = (
+    "session_id, user_id, first_ns, last_ns, turn_count, trace_count, span_count, llm_call_count, "
+    "tool_call_count, error_count, errored_turn_count, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_tokens, reasoning_tokens, total_cost_usd, cost_source, unpriced_calls, first_input, last_output, "
+    "models, attributes, end_reason, ended_ns, reopened_count, last_turn_number, last_turn_end_ns, last_action, "
+    "last_intent, converted, client_dropoff, journeys, max_context_pct"
 )
-DROPOFF_ACTIONS = "('asked_question', 'error', 'tool_failure')"
+"""The columns of a ``SessionSummary``, in the order of its fields."""
+_MODELS, _ATTRIBUTES, _CONVERTED, _CLIENT_DROPOFF, _JOURNEYS = 21, 22, 30, 31, 32
 
 
-def _session_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
-    record = {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
-    record["models"] = orjson.loads(record["models"])
-    record["attributes"] = orjson.loads(record["attributes"])
-    record["journeys"] = orjson.loads(record["journeys"])
-    record["client_dropoff"] = orjson.loads(record["client_dropoff"]) if record["client_dropoff"] else None
-    record["converted"] = bool(record["converted"])
-    return record
-
-
-def dropped_off_sql(cutoff_param: str = "?") -> str:
-    """SQL for "dropped off" (``intelligence.dropoff``): the client said so, or ended by inactivity
-    (no explicit end, quiet since the cutoff) without converting, after a question, error or tool failure."""
-    return (
-        f"(client_dropoff IS NOT NULL OR (end_reason IS NULL AND last_ns <= {cutoff_param} AND converted = 0 "
-        f"AND last_action IN {DROPOFF_ACTIONS}))"
-    )
+def summary(values: Sequence[Any]) -> SessionSummary:
+    """A ``SUMMARY_COLUMNS`` row as a record (JSON parsed, flags as booleans)."""
+    fields = list(values)
+    fields[_MODELS] = tuple(orjson.loads(fields[_MODELS]))
+    fields[_ATTRIBUTES] = orjson.loads(fields[_ATTRIBUTES])
+    fields[_CONVERTED] = bool(fields[_CONVERTED])
+    fields[_CLIENT_DROPOFF] = orjson.loads(fields[_CLIENT_DROPOFF]) if fields[_CLIENT_DROPOFF] else None
+    fields[_JOURNEYS] = tuple(orjson.loads(fields[_JOURNEYS]))
+    return SessionSummary(*fields)
 
 
 def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], list[Any]]:
@@ -71,15 +76,11 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
     if query.has_error is not None:
         where.append("error_count > 0" if query.has_error else "error_count = 0")
     cutoff = query.now_ns - query.idle_timeout_ns
-    if query.status == "active":
-        where.append("end_reason IS NULL AND last_ns > ?")
-        params.append(cutoff)
-    elif query.status == "ended":
-        where.append("(end_reason IS NOT NULL OR last_ns <= ?)")
-        params.append(cutoff)
+    if query.status is not None:
+        where.append(rules.sql(rules.ACTIVE if query.status == "active" else rules.ENDED, cutoff, "sqlite"))
     if query.dropped_off is not None:
-        where.append(dropped_off_sql() if query.dropped_off else f"NOT {dropped_off_sql()}")
-        params.append(cutoff)
+        dropped = rules.sql(rules.DROPPED_OFF, cutoff, "sqlite")
+        where.append(dropped if query.dropped_off else f"NOT {dropped}")
     if query.model is not None:
         where.append("pk IN (SELECT session_pk FROM session_models WHERE project_id = ? AND model = ?)")
         params.extend((project_id, query.model))
@@ -90,14 +91,15 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
     return where, params
 
 
-def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery) -> Page:
+def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery) -> Page[SessionSummary]:
     if not storable(query.user_id, query.model, query.q, *(query.session_ids or ())):
         return Page([])
     where, params = session_filters(project_id, query)
+    value = cursor.number if query.ordering == "total_cost" else cursor.integer
     return keyset_page(
         conn,
         table="sessions",
-        columns=SESSION_COLUMNS,
+        columns=SUMMARY_COLUMNS,
         order_by=ORDER_EXPRESSIONS[query.ordering],
         key="pk",
         where=where,
@@ -105,30 +107,32 @@ def list_sessions(conn: sqlite3.Connection, project_id: int, query: SessionQuery
         descending=query.descending,
         limit=query.limit,
         after=query.after,
-        row=_session_dict,
+        slots=(value, cursor.integer),
+        row=summary,
     )
 
 
-def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> dict[str, Any] | None:
+def get_session(conn: sqlite3.Connection, project_id: int, session_id: str) -> SessionDetail | None:
     if not storable(session_id):
         return None
-    cursor = conn.execute(
-        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id = ?",
+    row = conn.execute(
+        f"SELECT pk, {SUMMARY_COLUMNS} FROM sessions WHERE project_id = ? AND session_id = ?",
         (project_id, session_id),
-    )
-    row = cursor.fetchone()
-    return None if row is None else _session_dict(cursor, row)
+    ).fetchone()
+    if row is None:
+        return None
+    return SessionDetail(summary(row[1:]), tuple(get_turns(conn, project_id, row[0])))
 
 
-def get_sessions(conn: sqlite3.Connection, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def get_sessions(conn: sqlite3.Connection, project_id: int, session_ids: Sequence[str]) -> list[SessionSummary]:
+    found: list[SessionSummary] = []
     for chunk in chunks([s for s in session_ids if storable(s)], 500):
         marks = ",".join("?" * len(chunk))
-        cursor = conn.execute(
-            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND session_id IN ({marks})",
+        rows = conn.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM sessions WHERE project_id = ? AND session_id IN ({marks})",
             (project_id, *chunk),
         )
-        found.extend(_session_dict(cursor, row) for row in cursor.fetchall())
+        found.extend(summary(row) for row in rows)
     return found
 
 
@@ -159,8 +163,8 @@ def orphan_traces_before(conn: sqlite3.Connection, project_id: int, before_ns: i
     return [r[0] for r in rows]
 
 
-def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> list[dict[str, Any]]:
-    cursor = conn.execute(
+def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> list[TurnRecord]:
+    rows = conn.execute(
         """
         SELECT t.conversation_id, t.turn_key, t.turn_number, t.trace_ids, t.start_ns, t.end_ns, t.span_count,
                t.llm_call_count, t.tool_call_count, t.agent_run_count, t.input_tokens, t.output_tokens,
@@ -175,19 +179,18 @@ def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> lis
         """,
         (project_id, project_id, session_pk),
     )
-    names = [c[0] for c in cursor.description]
     turns = []
-    for row in cursor.fetchall():
-        turn = dict(zip(names, row, strict=True))
-        turn["trace_ids"] = orjson.loads(turn["trace_ids"])
-        turn["attributes"] = orjson.loads(turn["attributes"])
-        turn["error"] = bool(turn["error"])
-        turn["tool_error"] = bool(turn["tool_error"])
-        turns.append(turn)
+    for row in rows:
+        fields = list(row)
+        fields[3] = tuple(orjson.loads(fields[3]))  # trace_ids
+        fields[14] = bool(fields[14])  # error
+        fields[16] = bool(fields[16])  # tool_error
+        fields[19] = orjson.loads(fields[19])  # attributes
+        turns.append(TurnRecord(*fields))
     return turns
 
 
-def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> list[SpanRow]:
+def trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> list[SpanRecord]:
     rows = conn.execute(
         """
         SELECT t.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.body,
@@ -217,35 +220,35 @@ def get_trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) 
         if extra:
             known = {(e.name, e.time_ns) for e in span.events}
             span.events.extend(e for e in extra if (e.name, e.time_ns) not in known)
-        spans.append(SpanRow(span, row[9], row[10], row[11]))
+        spans.append(SpanRecord(span, row[9], row[10], row[11]))
     return spans
 
 
-def trace_session(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
-    """(trace is stored, its session id or None for an orphan trace)."""
+def trace(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> TraceInfo | None:
     row = conn.execute(
         "SELECT s.session_id FROM traces t LEFT JOIN sessions s ON s.pk = t.session_pk "
         "WHERE t.project_id = ? AND t.trace_id = ?",
         (project_id, trace_id),
     ).fetchone()
-    return (row is not None, row[0] if row else None)
+    return None if row is None else TraceInfo(trace_id, row[0])
 
 
-def list_orphan_traces(
-    conn: sqlite3.Connection, project_id: int, limit: int, after: tuple[int, int] | None
-) -> list[dict[str, Any]]:
-    where = "project_id = ? AND session_pk IS NULL"
-    params: list[Any] = [project_id]
-    if after is not None:
-        where += " AND (start_ns, pk) < (?, ?)"
-        params.extend(after)
-    cursor = conn.execute(
-        f"SELECT pk, trace_id, root_name, start_ns, end_ns, span_count FROM traces WHERE {where} "
-        "ORDER BY start_ns DESC, pk DESC LIMIT ?",
-        (*params, limit),
+def list_orphan_traces(conn: sqlite3.Connection, project_id: int, limit: int, after: str | None) -> Page[OrphanTrace]:
+    """Orphans, the latest started first, along the partial index of orphans (project_id, start_ns)."""
+    return keyset_page(
+        conn,
+        table="traces",
+        columns="trace_id, root_name, start_ns, end_ns, span_count",
+        order_by="start_ns",
+        key="pk",
+        where=["project_id = ?", "session_pk IS NULL"],
+        params=[project_id],
+        descending=True,
+        limit=limit,
+        after=after,
+        slots=(cursor.integer, cursor.integer),
+        row=lambda values: OrphanTrace(*values),
     )
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def stats(conn: sqlite3.Connection, project_id: int) -> Stats:

@@ -8,19 +8,29 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from threadline.server.intelligence.analytics import SessionRow
+from threadline.server.ingest.port import OnCommit, Prepare, SpanWriter, WriterOptions
+from threadline.server.ingest.writer import ReadOnlyWriter, Writer
 from threadline.server.store.base import (
     ApiKey,
-    Page,
     Project,
+    Rules,
     SessionQuery,
-    SpanRow,
-    Stats,
     StoreUnavailable,
     UserQuery,
     Window,
+)
+from threadline.server.store.records import (
+    JourneyProgress,
+    OrphanTrace,
+    Page,
+    SessionAnalytics,
+    SessionDetail,
+    SessionSummary,
+    SpanRecord,
+    Stats,
+    TraceInfo,
+    UserSummary,
 )
 from threadline.server.store.sqlite import admin, analytics, db, opening, reads, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
@@ -114,22 +124,28 @@ class SqliteStore:
                 self._readers.append(conn)
         return conn
 
-    def list_sessions(self, project_id: int, query: SessionQuery) -> Page:
+    def writer(self, prepare: Prepare, options: WriterOptions, on_commit: OnCommit | None = None) -> SpanWriter:
+        """The single writer (``ingest/writer.py``), folding through this store's transactions."""
+        if self.read_only:
+            return ReadOnlyWriter(self)
+        return Writer(self, prepare, options, on_commit)
+
+    def list_sessions(self, project_id: int, query: SessionQuery) -> Page[SessionSummary]:
         return reads.list_sessions(self._reader(), project_id, query)
 
-    def get_session(self, project_id: int, session_id: str) -> dict[str, Any] | None:
+    def get_session(self, project_id: int, session_id: str) -> SessionDetail | None:
         return reads.get_session(self._reader(), project_id, session_id)
 
-    def get_turns(self, project_id: int, session_pk: int) -> list[dict[str, Any]]:
-        return reads.get_turns(self._reader(), project_id, session_pk)
+    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[SessionSummary]:
+        return reads.get_sessions(self._reader(), project_id, session_ids)
 
-    def get_trace_spans(self, project_id: int, trace_id: bytes) -> list[SpanRow]:
-        return reads.get_trace_spans(self._reader(), project_id, trace_id)
+    def trace(self, project_id: int, trace_id: bytes) -> TraceInfo | None:
+        return reads.trace(self._reader(), project_id, trace_id)
 
-    def trace_session(self, project_id: int, trace_id: bytes) -> tuple[bool, str | None]:
-        return reads.trace_session(self._reader(), project_id, trace_id)
+    def trace_spans(self, project_id: int, trace_id: bytes) -> list[SpanRecord]:
+        return reads.trace_spans(self._reader(), project_id, trace_id)
 
-    def list_orphan_traces(self, project_id: int, limit: int, after: tuple[int, int] | None) -> list[dict[str, Any]]:
+    def list_orphan_traces(self, project_id: int, limit: int, after: str | None = None) -> Page[OrphanTrace]:
         return reads.list_orphan_traces(self._reader(), project_id, limit, after)
 
     def idle_timeout_ms(self, project_id: int) -> int | None:
@@ -143,20 +159,17 @@ class SqliteStore:
     def stats(self, project_id: int) -> Stats:
         return reads.stats(self._reader(), project_id)
 
-    def list_users(self, project_id: int, query: UserQuery) -> Page:
+    def list_users(self, project_id: int, query: UserQuery) -> Page[UserSummary]:
         return users.list_users(self._reader(), project_id, query)
 
-    def get_user(self, project_id: int, user_id: str) -> dict[str, Any] | None:
+    def get_user(self, project_id: int, user_id: str) -> UserSummary | None:
         return users.get_user(self._reader(), project_id, user_id)
 
-    def get_sessions(self, project_id: int, session_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return reads.get_sessions(self._reader(), project_id, session_ids)
+    def session_analytics(self, project_id: int, window: Window, rules: Rules) -> SessionAnalytics:
+        return analytics.session_analytics(self._reader(), project_id, window, rules)
 
-    def session_rows(self, project_id: int, window: Window) -> list[SessionRow]:
-        return analytics.session_rows(self._reader(), project_id, window)
-
-    def session_journeys(self, project_id: int, window: Window) -> list[dict[str, Any]]:
-        return analytics.session_journeys(self._reader(), project_id, window)
+    def journey_progress(self, project_id: int, window: Window) -> list[JourneyProgress]:
+        return analytics.journey_progress(self._reader(), project_id, window)
 
     def models(self, project_id: int) -> list[str]:
         return reads.models(self._reader(), project_id)

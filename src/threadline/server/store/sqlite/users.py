@@ -5,7 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from threadline.server.store.base import Page, UserQuery
+from threadline.server.store import cursor
+from threadline.server.store.base import UserQuery
+from threadline.server.store.records import Page, UserSummary
 from threadline.server.store.sqlite.paging import add_window, keyset_page, storable
 
 USER_ORDER_EXPRESSIONS = {
@@ -21,23 +23,17 @@ USER_COLUMNS = (
 )
 
 
-def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [c[0] for c in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def _user(values: tuple[Any, ...]) -> UserSummary:
+    return UserSummary(*values)
 
 
-def _row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
-    return {c[0]: value for c, value in zip(cursor.description, values, strict=True)}
-
-
-def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page:
-    if query.after is not None and not storable(query.after[1]):
-        return Page([])
+def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> Page[UserSummary]:
     where = ["project_id = ?"]
     params: list[Any] = [project_id]
     add_window(where, params, query.since_ns, query.until_ns)
     if query.returning is not None:
         where.append("session_count > 1" if query.returning else "session_count <= 1")
+    value = cursor.number if query.ordering == "total_cost" else cursor.integer
     return keyset_page(
         conn,
         table="users",
@@ -49,15 +45,15 @@ def list_users(conn: sqlite3.Connection, project_id: int, query: UserQuery) -> P
         descending=query.descending,
         limit=query.limit,
         after=query.after,
-        row=_row,
+        slots=(value, cursor.text),
+        row=_user,
     )
 
 
-def get_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> dict[str, Any] | None:
+def get_user(conn: sqlite3.Connection, project_id: int, user_id: str) -> UserSummary | None:
     if not storable(user_id):
         return None
-    cursor = conn.execute(
+    row = conn.execute(
         f"SELECT {USER_COLUMNS} FROM users WHERE project_id = ? AND user_id = ?", (project_id, user_id)
-    )
-    rows = _rows(cursor)
-    return rows[0] if rows else None
+    ).fetchone()
+    return None if row is None else _user(row)
