@@ -385,3 +385,25 @@ def test_otel_sdk_batch_with_an_infinite_token_count_is_stored(server: RunningSe
     assert detail["input_tokens"] == 98 * 10  # without its count
     stored = _spans(server, spans[0].context.trace_id.to_bytes(16, "big"))
     assert stored["chat 42"]["input_tokens"] is None
+
+
+@pytest.mark.parametrize("digit", ["²", "٣", "১"], ids=["superscript", "arabic-indic", "bengali"])
+def test_digits_other_than_ascii_are_no_numbers(server: RunningServer, digit: str) -> None:
+    """``str.isdigit`` accepts them and ``int`` refuses some: a count, an index or a length made of them is
+    no number, never a failed request."""
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "chat",
+        "startTimeUnixNano": str(BASE_NS),
+        "endTimeUnixNano": str(BASE_NS + 10**9),
+        "droppedAttributesCount": digit,
+        "attributes": [
+            {"key": "session.id", "value": {"stringValue": "s-digits"}},
+            {"key": f"llm.input_messages.{digit}.message.content", "value": {"stringValue": "hello"}},
+            {"key": f"gen_ai.prompt.{digit}.content", "value": {"stringValue": "hello"}},
+        ],
+    }
+    body = orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    assert _post(server, "/v1/traces", body, JSON).status_code == 200
+    assert _get(server, "/api/v1/sessions/s-digits")["span_count"] == 1

@@ -24,7 +24,7 @@ def sign(server_secret: bytes, key_id: str, expires_s: int) -> str:
 def verify(server_secret: bytes, cookie: str, now_s: float) -> str | None:
     """The key id of a valid, unexpired cookie; None otherwise."""
     parts = cookie.rsplit(".", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()):
         return None
     key_id, expires, _ = parts
     if int(expires) < now_s:

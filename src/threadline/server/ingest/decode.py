@@ -478,7 +478,7 @@ def _dropped(doc: Mapping[str, Any], camel: str, snake: str) -> int:
 
 def _json_count(value: Any) -> int:
     """A dropped count (uint32); anything else is 0."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 11:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 11:
         value = int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**32 else 0
 

@@ -82,7 +82,7 @@ async def read_request(request: Request, max_bytes: int, hold: Hold, timeout_s: 
             detail={"supported": ["identity", "gzip", "deflate"]},
         )
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit():
+    if declared and declared.isascii() and declared.isdigit():
         if int(declared) > max_bytes and encoding in ("", "identity"):
             raise _too_large(max_bytes)
         hold.expect(int(declared))  # sheds load before reading anything

@@ -117,7 +117,7 @@ def indexed_messages(attributes: Mapping[str, Any], prefix: str, role_suffix: st
         if not key.startswith(prefix):
             continue
         index_text, _, rest = key[plen:].partition(".")
-        if not index_text.isdigit():
+        if not (index_text.isascii() and index_text.isdigit()):
             continue
         slot = by_index.setdefault(int(index_text), {})
         if rest == role_suffix + "role":
