@@ -1,0 +1,1 @@
+"""The ClickHouse storage engine (docs/storage.md, "ClickHouse")."""

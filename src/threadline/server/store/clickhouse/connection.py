@@ -1,0 +1,200 @@
+"""One interface over the two ways to reach ClickHouse: ``http(s)://user:password@host:port/database`` (a
+server, through clickhouse-connect) and ``chdb://PATH`` (the engine in this process, through chdb).
+
+chdb runs one engine per process: every store opened on the same path shares one ``Connection`` (counted,
+closed with the last store), and its calls are serialized by a lock. Errors come out as the contract's:
+``StoreUnavailable`` when opening fails, ``StoreWriteRefused`` when a write cannot be taken for now.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from threadline.server.ingest.port import StoreWriteRefused
+from threadline.server.store.base import StoreUnavailable
+
+REFUSAL_CODES = frozenset(
+    {
+        3, 74, 75, 76, 159, 160, 164, 202, 203, 209, 210, 225, 236, 241, 242, 243, 252, 279, 285, 286, 319, 394,
+        425, 439, 999, 1000,
+    }
+)  # fmt: skip
+"""Server error codes that mean "not now" (memory, disk, too many parts, replicas, timeouts, network): the
+write may succeed later. Any other error is a fault in the query and is raised as it is."""
+_CODE = re.compile(r"Code: (\d+)")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a URL points: a chdb path, or a server and database."""
+
+    url: str
+    chdb_path: str | None
+    database: str
+
+    @property
+    def shown(self) -> str:
+        """The URL without its password (for messages)."""
+        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", self.url)
+
+
+def parse(url: str) -> Target:
+    if url.startswith("chdb://"):
+        path = url[len("chdb://") :]
+        if not path:
+            raise StoreUnavailable("chdb:// needs a directory: chdb:///var/lib/threadline or chdb://relative/dir")
+        return Target(url, path, "default")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StoreUnavailable(
+            f"unsupported ClickHouse URL {url!r}: use http(s)://user:password@host:8123/db or chdb://PATH"
+        )
+    database = unquote(parts.path.strip("/")) or "default"
+    if not _NAME.match(database):
+        raise StoreUnavailable(f"bad ClickHouse database name {database!r} in the URL")
+    return Target(url, None, database)
+
+
+class Connection:
+    """``command``, ``query`` and ``insert`` on one client; shared by every store on the same target."""
+
+    def __init__(self, target: Target, settings: Mapping[str, Any] | None = None) -> None:
+        self.target = target
+        self.settings = dict(settings or {})
+        self._lock: AbstractContextManager[Any] = threading.RLock() if target.chdb_path else nullcontext()
+        self._users = 0
+        try:
+            self._client = self._open()
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open ClickHouse at {target.shown}: {_first_line(exc)}") from exc
+
+    def _open(self) -> Any:
+        import clickhouse_connect
+
+        if self.target.chdb_path is not None:
+            return clickhouse_connect.get_client(interface="chdb", path=self.target.chdb_path)
+        parts = urlsplit(self.target.url)
+        client = clickhouse_connect.get_client(
+            interface=parts.scheme,
+            host=parts.hostname,
+            port=parts.port or (8443 if parts.scheme == "https" else 8123),
+            username=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+            autogenerate_session_id=False,  # queries from many threads at once
+        )
+        client.command(f"CREATE DATABASE IF NOT EXISTS {self.target.database}")
+        client.database = self.target.database
+        return client
+
+    @property
+    def is_chdb(self) -> bool:
+        return self.target.chdb_path is not None
+
+    def command(self, sql: str, settings: Mapping[str, Any] | None = None) -> None:
+        with self._lock:
+            self._client.command(sql, settings=self._with(settings))
+
+    def query(self, sql: str, settings: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            rows: list[tuple[Any, ...]] = self._client.query(sql, settings=self._with(settings)).result_rows
+        return rows
+
+    def insert(
+        self,
+        table: str,
+        rows: Sequence[Sequence[Any]],
+        columns: Sequence[str],
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Insert synchronously: when this returns, the rows are stored and visible to every later query."""
+        if not rows:
+            return
+        with self._lock:
+            self._client.insert(
+                table, rows, column_names=list(columns), settings=self._with({"async_insert": 0, **(settings or {})})
+            )
+
+    def write(self, sql: str, settings: Mapping[str, Any] | None = None) -> None:
+        """A statement that changes data (a delete), with refusals mapped to ``StoreWriteRefused``."""
+        with refusals(self.target):
+            self.command(sql, settings)
+
+    def _with(self, settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if not settings and not self.settings:
+            return None
+        return {**self.settings, **(settings or {})}
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+
+class refusals:
+    """Maps "cannot write for now" errors to ``StoreWriteRefused`` (nothing else)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, StoreWriteRefused):
+            return
+        if is_refusal(exc):
+            raise StoreWriteRefused(f"ClickHouse at {self.target.shown}: {_first_line(exc)}") from exc
+
+
+def is_refusal(exc: BaseException) -> bool:
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, ProgrammingError
+
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, DatabaseError | ProgrammingError | RuntimeError):
+        match = _CODE.search(str(exc))
+        return match is not None and int(match.group(1)) in REFUSAL_CODES
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+_shared: dict[str, Connection] = {}
+_shared_lock = threading.Lock()
+
+
+def acquire(url: str, settings: Mapping[str, Any] | None = None) -> Connection:
+    """The connection for ``url``: a new one, or the one already open on the same chdb path."""
+    target = parse(url)
+    if target.chdb_path is None:
+        connection = Connection(target, settings)
+        connection._users = 1
+        return connection
+    with _shared_lock:
+        shared = _shared.get(target.chdb_path)
+        if shared is None:
+            shared = _shared[target.chdb_path] = Connection(target, settings)
+        shared._users += 1
+        return shared
+
+
+def release(connection: Connection) -> None:
+    """Done with a connection: closed when its last user releases it."""
+    with _shared_lock:
+        connection._users -= 1
+        if connection._users > 0:
+            return
+        if connection.target.chdb_path is not None:
+            _shared.pop(connection.target.chdb_path, None)
+    connection.close()

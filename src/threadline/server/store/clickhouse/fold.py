@@ -1,0 +1,131 @@
+"""Folds as functions of what the database holds, whatever the order it arrived in. Pure.
+
+A trace is folded from the set of span and log event copies stored for it (``fold_trace``); a session
+from the latest folds of the traces that name it (``fold_session``), with the same code the SQLite engine
+folds with (``TraceAgg``, ``SessionState``). Each fold carries a version, the number of copies it saw:
+copies are only ever added, so of two folds the one with the higher version saw a superset, and equal
+versions saw the same set (docs/storage.md, "Why this is exact").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.port import Prepare
+from threadline.server.ingest.records import RawSpan, SpanEvent, SpanFacts
+from threadline.server.ingest.rollup import FoldOptions, SessionRollup, TurnRollup
+from threadline.server.ingest.session_state import SessionState
+from threadline.server.ingest.trace_agg import TraceAgg
+
+
+@dataclass(slots=True)
+class SpanCopy:
+    span: RawSpan
+    facts: SpanFacts
+    digest: int
+
+
+@dataclass(slots=True)
+class EventCopy:
+    event: LogEvent
+    digest: int
+
+
+@dataclass(slots=True)
+class TraceItems:
+    """The copies of one trace's spans and log events, as one read (or one request) saw them."""
+
+    trace_id: bytes
+    spans: dict[bytes, list[SpanCopy]] = field(default_factory=dict)
+    events: dict[tuple[bytes, int, str], list[EventCopy]] = field(default_factory=dict)
+
+    def add_span(self, copy: SpanCopy) -> None:
+        copies = self.spans.setdefault(copy.span.span_id, [])
+        if all(c.digest != copy.digest for c in copies):
+            copies.append(copy)
+
+    def add_event(self, copy: EventCopy) -> None:
+        e = copy.event
+        copies = self.events.setdefault((e.span_id, e.time_ns, e.name), [])
+        if all(c.digest != copy.digest for c in copies):
+            copies.append(copy)
+
+    @property
+    def version(self) -> int:
+        """The number of distinct copies: grows with every copy added, whatever the order."""
+        return sum(len(c) for c in self.spans.values()) + sum(len(c) for c in self.events.values())
+
+
+@dataclass(slots=True)
+class TraceFold:
+    trace_id: bytes
+    version: int
+    agg: TraceAgg
+    home: str | None
+    """The session the trace belongs to (None: an orphan)."""
+    named: set[str]
+    """Every session its spans name (the sessions whose fold may include it)."""
+
+
+def fold_trace(items: TraceItems, prepare: Prepare) -> TraceFold:
+    """Fold a trace from its copies: one copy per span and per log event (the largest digest), log events
+    added to their span's events (the span then prepared again, as the SQLite engine does), spans added
+    roots first, each part by (start, span id), so that the fold is a function of the set of copies."""
+    spans = {sid: max(copies, key=lambda c: c.digest) for sid, copies in items.spans.items()}
+    extra: dict[bytes, list[SpanEvent]] = {}
+    for key in sorted(items.events, key=lambda k: (k[1], k[2], k[0])):
+        event = max(items.events[key], key=lambda c: c.digest).event
+        if event.span_id in spans:
+            extra.setdefault(event.span_id, []).append(SpanEvent(event.name, event.time_ns, event.attributes))
+    pairs: dict[bytes, tuple[RawSpan, SpanFacts]] = {sid: (c.span, c.facts) for sid, c in spans.items()}
+    if extra:
+        joined = []
+        for span_id, events in extra.items():
+            span = pairs[span_id][0]
+            known = {(e.name, e.time_ns) for e in span.events}
+            more = [e for e in events if (e.name, e.time_ns) not in known]
+            joined.append(dataclasses.replace(span, events=span.events + more) if more else span)
+        for span, facts in prepare(joined):
+            pairs[span.span_id] = (span, facts)
+    ordered = sorted(pairs.values(), key=lambda p: (p[0].parent_span_id is not None, p[0].start_ns, p[0].span_id))
+    agg = TraceAgg(items.trace_id)
+    for span, facts in ordered:
+        agg.add(span, facts)
+    named = {facts.session_id for _, facts in ordered if facts.session_id}
+    home = next((facts.session_id for _, facts in ordered if facts.session_id), None)
+    return TraceFold(items.trace_id, items.version, agg, home, named)
+
+
+@dataclass(slots=True)
+class SessionFold:
+    session_id: str
+    version: int
+    rollup: SessionRollup | None
+    """None: no trace belongs to the session any more."""
+    turns: list[TurnRollup]
+
+
+def fold_session(
+    session_id: str, rows: Iterable[tuple[int, bool, TraceAgg | None]], options: FoldOptions
+) -> SessionFold:
+    """A session from the latest fold of each trace naming it: (version, belongs here, fold). The version is
+    the sum over all of them, those that belong elsewhere too, so that it never decreases."""
+    version = 0
+    traces: list[TraceAgg] = []
+    for trace_version, belongs, agg in rows:
+        version += trace_version
+        if belongs and agg is not None:
+            traces.append(agg)
+    if not traces:
+        return SessionFold(session_id, version, None, [])
+    state = SessionState(0, session_id, traces, options)
+    state.refresh()
+    return SessionFold(session_id, version, state.rollup, list(state.turns.values()))
+
+
+def ordered_sessions(folds: Sequence[TraceFold]) -> list[str]:
+    """Every session the folds name, sorted."""
+    return sorted({s for fold in folds for s in fold.named})

@@ -1,0 +1,234 @@
+"""The write path: insert what a request brought, then fold again every trace and session it touched from
+what the database holds after the insert (docs/storage.md, ClickHouse, "Writing").
+
+1. insert the spans (or log events), synchronously;
+2. per touched trace, count the copies stored now; when they are exactly the ones in memory, fold from
+   memory, else read them all back; write the trace's ``traces`` row and one ``session_traces`` row per
+   session its spans name, versioned by the copies folded;
+3. per session those traces name, read the latest fold of every trace naming it (one read per session)
+   and fold the session with the SQLite engine's code; write its ``sessions`` row, versioned by the sum
+   of those folds' versions.
+
+No state is kept between calls but a cache of decoded folds (by trace and version: a version names one
+fold), so any number of servers may run this at once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.port import ChangeSet, Prepare, SpanItem
+from threadline.server.ingest.rollup import FoldOptions
+from threadline.server.ingest.trace_agg import TraceAgg
+from threadline.server.store.base import chunks
+from threadline.server.store.clickhouse import codec
+from threadline.server.store.clickhouse.connection import Connection
+from threadline.server.store.clickhouse.fold import (
+    EventCopy,
+    SpanCopy,
+    TraceFold,
+    TraceItems,
+    fold_session,
+    fold_trace,
+    ordered_sessions,
+)
+from threadline.server.store.clickhouse.sql import values
+
+IN_CHUNK = 1000
+"""Keys per ``IN`` list (each key's rows are still read by one query)."""
+_TRACE_COLUMNS = (
+    "project_id", "trace_id", "version", "session_id", "start_ns", "end_ns", "span_count", "root_name", "user_id",
+)  # fmt: skip
+_SESSION_TRACE_COLUMNS = ("project_id", "session_id", "trace_id", "version", "home", "fold")
+_READ_SPANS = (
+    "SELECT trace_id, span_id, item, event_time, event_name, digest, parent_span_id, name, kind, start_ns, end_ns, "
+    "status_code, resource, body, facts FROM spans"
+)
+
+
+class FoldCache:
+    """Decoded trace folds by (project, trace, version): a version names one fold, so entries never go stale."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[int, bytes, int], TraceAgg] = OrderedDict()
+
+    def get(self, key: tuple[int, bytes, int]) -> TraceAgg | None:
+        agg = self._items.get(key)
+        if agg is not None:
+            self._items.move_to_end(key)
+        return agg
+
+    def put(self, key: tuple[int, bytes, int], agg: TraceAgg) -> None:
+        self._items[key] = agg
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+
+class Refolder:
+    """Inserts and refolds; used by one writer thread (any number of them may share a database)."""
+
+    def __init__(self, conn: Connection, prepare: Prepare, options: FoldOptions) -> None:
+        self.conn = conn
+        self.prepare = prepare
+        self.options = options
+        self.folds = FoldCache()
+
+    # --- spans -------------------------------------------------------------------------------------
+
+    def write_spans(self, requests: Sequence[tuple[int, Sequence[SpanItem]]]) -> list[ChangeSet]:
+        """Store the requests' spans and refold what they touched; one ``ChangeSet`` per request."""
+        rows: list[tuple[Any, ...]] = []
+        memory: dict[int, dict[bytes, TraceItems]] = {}
+        for project_id, items in requests:
+            traces = memory.setdefault(project_id, {})
+            for span, facts in items:
+                row = codec.span_row(project_id, span, facts)
+                trace = traces.get(span.trace_id)
+                if trace is None:
+                    trace = traces[span.trace_id] = TraceItems(span.trace_id)
+                before = trace.version
+                trace.add_span(SpanCopy(span, facts, row[6]))
+                if trace.version != before:
+                    rows.append(row)
+        self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
+        touched = self._refold(memory)
+        changes = []
+        for project_id, items in requests:
+            sessions = touched.get(project_id, {})
+            named = {s for span, _ in items for s in sessions.get(span.trace_id, ())}
+            changes.append(ChangeSet(project_id, named))
+        return changes
+
+    def attach_log_events(self, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
+        """Store GenAI log events; the traces they belong to are folded again with them (if any span of
+        theirs is stored; otherwise the spans fold them in when they arrive)."""
+        rows: list[tuple[Any, ...]] = []
+        traces: dict[bytes, TraceItems] = {}
+        for event in events:
+            row = codec.event_row(project_id, event)
+            trace = traces.get(event.trace_id)
+            if trace is None:
+                trace = traces[event.trace_id] = TraceItems(event.trace_id)
+            before = trace.version
+            trace.add_event(EventCopy(event, row[6]))
+            if trace.version != before:
+                rows.append(row)
+        self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
+        touched = self._refold({project_id: traces})
+        return ChangeSet(project_id, {s for named in touched.get(project_id, {}).values() for s in named})
+
+    def _refold(self, memory: dict[int, dict[bytes, TraceItems]]) -> dict[int, dict[bytes, set[str]]]:
+        """Refold the traces in ``memory`` and their sessions; returns, per project, the sessions each
+        trace named (those refolded)."""
+        touched: dict[int, dict[bytes, set[str]]] = {}
+        for project_id, traces in memory.items():
+            folds = self.refold_traces(project_id, traces)
+            self.refold_sessions(project_id, ordered_sessions(list(folds.values())))
+            touched[project_id] = {trace_id: fold.named for trace_id, fold in folds.items()}
+        return touched
+
+    # --- traces ------------------------------------------------------------------------------------
+
+    def refold_traces(self, project_id: int, memory: dict[bytes, TraceItems]) -> dict[bytes, TraceFold]:
+        """Fold each trace from every copy stored for it now, and write its rows."""
+        stored = self._counts(project_id, list(memory))
+        missing = [t for t, items in memory.items() if stored.get(t, 0) != items.version]
+        items = {t: i for t, i in memory.items() if t not in missing and stored.get(t, 0)}
+        items.update(self.read_items(project_id, missing))
+        folds = {t: fold_trace(i, self.prepare) for t, i in items.items() if i.spans}
+        self.write_traces(project_id, list(folds.values()))
+        return folds
+
+    def _counts(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, int]:
+        counts: dict[bytes, int] = {}
+        for chunk in chunks(trace_ids, IN_CHUNK):
+            for trace_id, count in self.conn.query(
+                "SELECT trace_id, uniqExact(span_id, item, event_time, event_name, digest) FROM spans "
+                f"WHERE project_id = {project_id} AND trace_id IN {values(chunk)} GROUP BY trace_id"
+            ):
+                counts[trace_id] = int(count)
+        return counts
+
+    def read_items(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, TraceItems]:
+        """Every copy stored for these traces (each trace's in one read)."""
+        found: dict[bytes, TraceItems] = {}
+        for chunk in chunks(trace_ids, IN_CHUNK // 4):
+            for row in self.conn.query(
+                f"{_READ_SPANS} WHERE project_id = {project_id} AND trace_id IN {values(chunk)}"
+            ):
+                trace_id = row[0]
+                trace = found.get(trace_id)
+                if trace is None:
+                    trace = found[trace_id] = TraceItems(trace_id)
+                add_row(trace, row)
+        return found
+
+    def write_traces(self, project_id: int, folds: Sequence[TraceFold]) -> None:
+        trace_rows = []
+        session_rows = []
+        for fold in folds:
+            agg = fold.agg
+            trace_rows.append(
+                (project_id, fold.trace_id, fold.version, fold.home or "", agg.start_ns, agg.end_ns, agg.span_count,
+                 agg.root_name, agg.user_id)
+            )  # fmt: skip
+            encoded = codec.encode_fold(agg) if fold.home is not None else ""
+            for session_id in sorted(fold.named):
+                belongs = session_id == fold.home
+                session_rows.append(
+                    (project_id, session_id, fold.trace_id, fold.version, fold.home or "", encoded if belongs else "")
+                )
+            if fold.home is not None:
+                self.folds.put((project_id, fold.trace_id, fold.version), agg)
+        self.conn.insert("traces", trace_rows, _TRACE_COLUMNS)
+        self.conn.insert("session_traces", session_rows, _SESSION_TRACE_COLUMNS)
+
+    # --- sessions ----------------------------------------------------------------------------------
+
+    def refold_sessions(self, project_id: int, session_ids: Iterable[str]) -> None:
+        """Fold each session from the latest fold of every trace naming it (one read per session) and
+        write its row."""
+        rows = []
+        for chunk in chunks(list(session_ids), IN_CHUNK // 4):
+            found: dict[str, list[tuple[int, bool, TraceAgg | None]]] = {s: [] for s in chunk}
+            for session_id, trace_id, version, home, encoded in self.conn.query(
+                "SELECT session_id, trace_id, version, home, fold FROM session_traces FINAL "
+                f"WHERE project_id = {project_id} AND session_id IN {values(chunk)}"
+            ):
+                belongs = home == session_id
+                agg = self._agg(project_id, trace_id, int(version), encoded) if belongs else None
+                found[session_id].append((int(version), belongs, agg))
+            for session_id, traces in found.items():
+                folded = fold_session(session_id, traces, self.options)
+                if folded.rollup is None:
+                    rows.append(codec.gone_row(project_id, session_id, folded.version))
+                else:
+                    rows.append(codec.session_row(project_id, session_id, folded.version, folded.rollup, folded.turns))
+        self.conn.insert("sessions", rows, codec.SESSION_COLUMNS)
+
+    def _agg(self, project_id: int, trace_id: bytes, version: int, encoded: str) -> TraceAgg:
+        key = (project_id, trace_id, version)
+        agg = self.folds.get(key)
+        if agg is None:
+            agg = codec.decode_fold(trace_id, encoded)
+            self.folds.put(key, agg)
+        return agg
+
+
+def add_row(trace: TraceItems, row: Sequence[Any]) -> None:
+    """One ``_READ_SPANS`` row into a trace's copies."""
+    (trace_id, span_id, item, event_time, event_name, digest, parent, name, kind, start_ns, end_ns, status, resource,
+     body, facts) = row  # fmt: skip
+    if item == codec.SPAN:
+        span = codec.decode_span(trace_id, span_id, parent, name, kind, start_ns, end_ns, status, resource, body)
+        trace.add_span(SpanCopy(span, codec.decode_facts(facts), int(digest)))
+    else:
+        attributes = orjson.loads(body)
+        trace.add_event(EventCopy(LogEvent(trace_id, span_id, event_time, event_name, attributes), int(digest)))

@@ -1,0 +1,305 @@
+"""The ClickHouse engine's ``SpanWriter``: a bounded queue and one worker thread per server.
+
+Requests queue their prepared spans; the worker takes what is queued (up to a batch's spans and bytes),
+inserts and refolds it (``refold.Refolder``), and only then resolves each request, so a request is
+acknowledged once its spans and the folds that include them are stored. Past ``max_pending_spans`` queued
+spans, ``write`` raises ``Overloaded`` (503 + Retry-After). Erasure and retention run on the same thread,
+between batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
+from threadline.server.ingest.logs import LogEvent
+from threadline.server.ingest.port import (
+    ChangeSet,
+    Erased,
+    OnCommit,
+    Prepare,
+    SpanItem,
+    StoreWriteRefused,
+    WriterOptions,
+)
+from threadline.server.store.clickhouse.connection import Connection, refusals
+from threadline.server.store.clickhouse.erase import Eraser
+from threadline.server.store.clickhouse.refold import Refolder
+from threadline.server.store.clickhouse.schema import Schema
+
+log = logging.getLogger("threadline.writer")
+T = TypeVar("T")
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+"""A batch takes no more requests once it holds this many of their bytes."""
+STORAGE_RETRY_AFTER_S = 5
+
+
+@dataclass(slots=True)
+class _Job:
+    project_id: int
+    items: Sequence[SpanItem] | None
+    task: Callable[[], Any] | None
+    future: Future[Any]
+    weight: int = 0
+
+
+_STOP = object()
+
+
+class ClickHouseWriter:
+    """Implements ``ingest.port.SpanWriter`` over a ClickHouse database shared with any number of servers."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        schema: Schema,
+        prepare: Prepare,
+        options: WriterOptions,
+        on_commit: OnCommit | None = None,
+    ) -> None:
+        self._conn = conn
+        self._refolder = Refolder(conn, prepare, options.fold)
+        self._eraser = Eraser(conn, schema, self._refolder)
+        self._options = options
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="threadline-clickhouse-writer", daemon=True)
+        self._commits = 0
+        self._last_warning = -60.0
+
+    @property
+    def pending_spans(self) -> int:
+        return self._pending
+
+    @property
+    def commits(self) -> int:
+        return self._commits
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # --- the port --------------------------------------------------------------------------------
+
+    def submit(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> Future[ChangeSet]:
+        """Queue spans for the next batch; raises ``Overloaded`` when the queue is full."""
+        with self._lock:
+            if self._pending and self._pending + len(items) > self._options.max_pending_spans:
+                raise Overloaded(
+                    f"The write queue is full ({self._pending} spans waiting). Retry after the Retry-After delay.",
+                    retry_after_s=1,
+                )
+            self._pending += len(items)
+        future: Future[ChangeSet] = Future()
+        self._queue.put(_Job(project_id, items, None, future, weight))
+        return future
+
+    def call(self, task: Callable[[], T]) -> Future[T]:
+        """Run ``task`` on the writer thread, between batches."""
+        future: Future[T] = Future()
+        self._queue.put(_Job(0, None, task, future))
+        return future
+
+    async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
+        return await asyncio.wrap_future(self.submit(project_id, items, weight))
+
+    async def attach_log_events(self, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
+        change = await self._run_task(lambda: self._refolder.attach_log_events(project_id, events))
+        self._notify([change])
+        return change
+
+    async def erase_session(self, project_id: int, session_id: str) -> Erased | None:
+        def task() -> Erased | None:
+            found = self._eraser.live_sessions(project_id, f"session_id = {_text(session_id)}")
+            return self._eraser.erase_sessions(project_id, found) if found else None
+
+        return await self._run_task(task)
+
+    async def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
+        return await self._run_task(lambda: self._eraser.erase_user(project_id, user_ids))
+
+    async def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
+        return await self._run_task(lambda: self._eraser.expire_sessions(project_id, session_ids, before_ns))
+
+    async def expire_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        return await self._run_task(lambda: self._eraser.expire_orphan_traces(project_id, trace_ids, before_ns))
+
+    async def _run_task(self, task: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self.call(task))
+
+    # --- the worker thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, _Job)
+            if first.task is not None:
+                self._task(first)
+                continue
+            jobs, stop_after = self._gather(first)
+            if jobs:
+                self._commit(jobs)
+            if stop_after:
+                return
+
+    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
+        """``first`` and the span jobs queued behind it, within a batch's bounds; a task ends the batch
+        (it runs after it)."""
+        jobs = [first]
+        size, weight = len(first.items or ()), first.weight
+        while size < self._options.max_batch_spans and weight < MAX_BATCH_BYTES:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return jobs, True
+            assert isinstance(nxt, _Job)
+            if nxt.task is not None:
+                self._commit(jobs)
+                self._task(nxt)
+                return [], False
+            jobs.append(nxt)
+            size += len(nxt.items or ())
+            weight += nxt.weight
+        return jobs, False
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        claimed = []
+        for job in jobs:
+            if job.future.set_running_or_notify_cancel():
+                claimed.append(job)
+            else:
+                self._release(job)
+        if claimed:
+            self._commit_claimed(claimed)
+
+    def _commit_claimed(self, jobs: list[_Job]) -> None:
+        try:
+            with refusals(self._conn.target):
+                changes = self._refolder.write_spans([(job.project_id, job.items or ()) for job in jobs])
+        except StoreWriteRefused as refused:
+            self._warn(refused)
+            for job in jobs:
+                self._finish(job, error=_unavailable(refused))
+            return
+        except Exception:
+            if len(jobs) == 1:
+                log.exception("could not store a batch of %d spans", len(jobs[0].items or ()))
+                self._finish(jobs[0], error=RuntimeError("the server could not store these spans"))
+                return
+            for job in jobs:  # isolate the failing request; the others still go in
+                self._commit_claimed([job])
+            return
+        self._commits += 1
+        for job, change in zip(jobs, changes, strict=True):
+            self._finish(job, result=change)
+        self._notify(changes)
+
+    def _task(self, job: _Job) -> None:
+        assert job.task is not None
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            with refusals(self._conn.target):
+                result = job.task()
+        except StoreWriteRefused as refused:
+            job.future.set_exception(_unavailable(refused))
+            return
+        except Exception as exc:
+            job.future.set_exception(exc)
+            return
+        self._commits += 1
+        job.future.set_result(result)
+
+    def _notify(self, changes: list[ChangeSet]) -> None:
+        if self._on_commit is None:
+            return
+        try:
+            self._on_commit(changes)
+        except Exception:
+            log.exception("a commit listener failed")
+
+    def _release(self, job: _Job) -> None:
+        with self._lock:
+            self._pending -= len(job.items or ())
+
+    def _finish(self, job: _Job, *, result: ChangeSet | None = None, error: Exception | None = None) -> None:
+        self._release(job)
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+    def _warn(self, refused: StoreWriteRefused) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= 60:
+            log.warning("writes refused by ClickHouse: %s", refused)
+            self._last_warning = now
+
+
+class ReadOnlyWriter:
+    """Stands in for the writer of a store opened read-only: every write is refused with ``ReadOnly``."""
+
+    pending_spans = 0
+    commits = 0
+
+    def start(self) -> None:
+        return None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        return None
+
+    async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
+        raise _read_only()
+
+    async def attach_log_events(self, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
+        raise _read_only()
+
+    async def erase_session(self, project_id: int, session_id: str) -> Erased | None:
+        raise _read_only()
+
+    async def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
+        raise _read_only()
+
+    async def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
+        raise _read_only()
+
+    async def expire_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        raise _read_only()
+
+
+def _text(value: str) -> str:
+    from threadline.server.store.clickhouse.sql import literal
+
+    return literal(value)
+
+
+def _unavailable(refused: StoreWriteRefused) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"The server cannot store spans right now: {refused}. Retry after the Retry-After delay.",
+        retry_after_s=STORAGE_RETRY_AFTER_S,
+    )
+
+
+def _read_only() -> ReadOnly:
+    return ReadOnly(
+        "This Threadline opened the ClickHouse database read-only; send spans and erasure requests to a server "
+        "that writes it."
+    )
