@@ -28,7 +28,7 @@ from threadline.server.live import LiveUpdates, watch_idle_sessions
 from threadline.server.retention import enforce_retention
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
-from threadline.server.store.sqlite.store import SqliteStore
+from threadline.server.store.opening import open_store
 from threadline.server.web import live as web_live
 from threadline.server.web import pages, reference, signin
 
@@ -44,7 +44,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = store or SqliteStore(settings.data_dir, read_only=read_only)
+        backend = store or open_store(settings, read_only=read_only)
         preparer = Preparer()
         live = LiveUpdates()
         live.attach(asyncio.get_running_loop())

@@ -18,7 +18,8 @@ from threadline.server.auth.admin import create_key
 from threadline.server.auth.secret import server_secret
 from threadline.server.protocol import with_header_timeout
 from threadline.server.settings import Settings
-from threadline.server.store.sqlite.store import SqliteStore
+from threadline.server.store.base import Store
+from threadline.server.store.opening import location, open_store
 
 GRACEFUL_SHUTDOWN_S = 3
 """On shutdown, requests in flight get this long to finish; live streams are then closed."""
@@ -69,7 +70,7 @@ def server_config(app: Starlette, settings: Settings, **overrides: Any) -> uvico
     return uvicorn.Config(app, **{**options, **overrides})
 
 
-def demo_key(store: SqliteStore, settings: Settings) -> str:
+def demo_key(store: Store, settings: Settings) -> str:
     """A full key for the demo's traffic (it reads /api/v1/stats too), made afresh at each start: the
     previous run's is revoked (a key cannot be shown twice)."""
     now = time.time_ns()
@@ -100,7 +101,7 @@ async def run(settings: Settings) -> None:
     when the database cannot be opened, before anything is served."""
     sock = bind(settings.host, settings.port)
     try:
-        store = SqliteStore(settings.data_dir)
+        store = open_store(settings)
     except BaseException:
         sock.close()
         raise
@@ -110,11 +111,14 @@ async def run(settings: Settings) -> None:
         await asyncio.sleep(0.05)
     if server.started:
         scheme = "https" if settings.tls_cert else "http"
-        click.echo(f"Threadline listening on {scheme}://{settings.host}:{settings.port}  (data in {store.path.parent})")
+        click.echo(
+            f"Threadline listening on {scheme}://{settings.host}:{settings.port}  (data in {location(settings)})"
+        )
         click.echo(f"Open {scheme}://{settings.host}:{settings.port}/ for the sessions; the API is described at /docs")
         if settings.auth and not store.api_keys():
-            click.echo("No API key exists yet: create one with `threadline keys create --project default --data-dir "
-                       f"{store.path.parent}`", err=True)  # fmt: skip
+            where = f"--data-dir {settings.data_dir}" if settings.store == "sqlite" else "--clickhouse-url URL"
+            click.echo(f"No API key exists yet: create one with `threadline keys create --project default {where}`",
+                       err=True)  # fmt: skip
     demo = None
     if server.started and settings.demo:
         from threadline.server.demo import start_demo

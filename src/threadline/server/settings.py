@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+STORES = ("sqlite", "clickhouse")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -27,6 +29,28 @@ class Settings:
     data_dir: Path = field(
         default=Path("./threadline-data"),
         metadata={"help": "Folder holding the embedded database."},
+    )
+    store: str = field(
+        default="sqlite",
+        metadata={
+            "help": "Storage engine: sqlite (embedded, in --data-dir) or clickhouse (--clickhouse-url; any number "
+            "of servers may share it)."
+        },
+    )
+    clickhouse_url: str = field(
+        default="",
+        metadata={
+            "help": "With --store clickhouse: http(s)://user:password@host:8123/database for a ClickHouse server, "
+            "or chdb://PATH to run the engine in this process (one server only). Prefer the environment "
+            "variable: a password in a flag shows in the process list."
+        },
+    )
+    clickhouse_cluster: str = field(
+        default="",
+        metadata={
+            "help": "With --store clickhouse: the ClickHouse cluster to create replicated, distributed tables on "
+            "(docs/scaling.md); none: single-node tables."
+        },
     )
     idle_timeout: str = field(
         default="30m",
@@ -163,6 +187,16 @@ class Settings:
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
         return _names(self.cors_origins)
+
+    def store_problem(self) -> str | None:
+        """What is wrong with the storage settings, in one line; None when they are usable."""
+        if self.store not in STORES:
+            return f"--store {self.store!r} is not a storage engine: use {' or '.join(STORES)}"
+        if self.store == "clickhouse" and not self.clickhouse_url:
+            return "--store clickhouse needs --clickhouse-url (http://host:8123/database, or chdb://PATH)"
+        if self.store == "sqlite" and (self.clickhouse_url or self.clickhouse_cluster):
+            return "--clickhouse-url and --clickhouse-cluster need --store clickhouse"
+        return None
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -53,6 +53,9 @@ def serve(**options: Any) -> None:
         raise click.ClickException(refusal)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise UsageLine("--tls-cert and --tls-key go together: pass both to serve HTTPS")
+    problem = settings.store_problem() or shared_secret_problem(settings)
+    if problem:
+        raise UsageLine(problem)
     from threadline.server.serve import limit_malloc_arenas, run
 
     limit_malloc_arenas()
@@ -75,6 +78,17 @@ def exposure_refusal(settings: Settings) -> str | None:
         f"(threadline keys create --project default --data-dir {settings.data_dir}) and add --auth, or pass "
         "--insecure-no-auth to let anyone who reaches the port read and erase everything"
     )
+
+
+def shared_secret_problem(settings: Settings) -> str | None:
+    """Servers that share a ClickHouse store must share the secret their keys are hashed with."""
+    shared = settings.store == "clickhouse" and not settings.clickhouse_url.startswith("chdb:")
+    if shared and settings.auth and not settings.secret_key:
+        return (
+            "--store clickhouse with --auth needs --secret-key (THREADLINE_SECRET_KEY), the same on every server "
+            "sharing the store: each would otherwise make its own and refuse the others' keys"
+        )
+    return None
 
 
 for command in (sessions, analytics, users, export, projects, keys):
