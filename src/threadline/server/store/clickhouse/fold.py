@@ -121,6 +121,7 @@ def fold_session(
             traces.append(agg)
     if not traces:
         return SessionFold(session_id, version, None, [])
+    traces.sort(key=lambda t: t.trace_id)  # the fold must not depend on the order the database returned
     state = SessionState(0, session_id, traces, options)
     state.refresh()
     return SessionFold(session_id, version, state.rollup, list(state.turns.values()))
