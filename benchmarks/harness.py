@@ -61,14 +61,21 @@ def wait_until_up(port: int, path: str = "/healthz", timeout: float = 120.0) -> 
     raise RuntimeError(f"nothing answered on port {port} within {timeout}s")
 
 
+def store_args(store: str, data_dir: Path) -> list[str]:
+    """``serve`` options for a storage engine, its data under ``data_dir`` (ClickHouse: chdb in process)."""
+    if store == "clickhouse":
+        return ["--store", "clickhouse", "--clickhouse-url", f"chdb://{data_dir / 'clickhouse'}"]
+    return []
+
+
 @contextmanager
-def threadline_server(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
+def threadline_server(extra_args: Sequence[str] = (), store: str = "sqlite") -> Iterator[ServerProcess]:
     with tempfile.TemporaryDirectory(prefix="threadline-bench-") as tmp:
         port = free_port()
         data_dir = Path(tmp) / "data"
         process = subprocess.Popen(
             [sys.executable, "-m", "threadline.server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-             *extra_args],
+             *store_args(store, data_dir), *extra_args],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         server = ServerProcess(process, port, data_dir)
