@@ -47,9 +47,17 @@ def encode_body(span: RawSpan) -> str:
     return orjson.dumps(doc, option=_OPTS).decode()
 
 
+_FACT_DEFAULTS = tuple((f.name, getattr(SpanFacts(), f.name)) for f in fields(SpanFacts))
+
+
 def encode_facts(facts: SpanFacts) -> str:
-    """The facts as prepared (texts not resolved yet: ``TraceAgg.add`` resolves them when it needs them)."""
-    doc = {f.name: getattr(facts, f.name) for f in fields(SpanFacts)}
+    """The facts as prepared, those that differ from the defaults (texts not resolved yet: ``TraceAgg.add``
+    resolves them when it needs them)."""
+    doc = {}
+    for name, default in _FACT_DEFAULTS:
+        value = getattr(facts, name)
+        if value != default:
+            doc[name] = value
     return orjson.dumps(doc, option=_OPTS).decode()
 
 

@@ -41,22 +41,26 @@ class TraceItems:
     trace_id: bytes
     spans: dict[bytes, list[SpanCopy]] = field(default_factory=dict)
     events: dict[tuple[bytes, int, str], list[EventCopy]] = field(default_factory=dict)
+    version: int = 0
+    """The number of distinct copies: grows with every copy added, whatever the order."""
 
-    def add_span(self, copy: SpanCopy) -> None:
+    def add_span(self, copy: SpanCopy) -> bool:
+        """Whether the copy is new."""
         copies = self.spans.setdefault(copy.span.span_id, [])
-        if all(c.digest != copy.digest for c in copies):
-            copies.append(copy)
+        if any(c.digest == copy.digest for c in copies):
+            return False
+        copies.append(copy)
+        self.version += 1
+        return True
 
-    def add_event(self, copy: EventCopy) -> None:
+    def add_event(self, copy: EventCopy) -> bool:
         e = copy.event
         copies = self.events.setdefault((e.span_id, e.time_ns, e.name), [])
-        if all(c.digest != copy.digest for c in copies):
-            copies.append(copy)
-
-    @property
-    def version(self) -> int:
-        """The number of distinct copies: grows with every copy added, whatever the order."""
-        return sum(len(c) for c in self.spans.values()) + sum(len(c) for c in self.events.values())
+        if any(c.digest == copy.digest for c in copies):
+            return False
+        copies.append(copy)
+        self.version += 1
+        return True
 
 
 @dataclass(slots=True)

@@ -93,9 +93,7 @@ class Refolder:
                 trace = traces.get(span.trace_id)
                 if trace is None:
                     trace = traces[span.trace_id] = TraceItems(span.trace_id)
-                before = trace.version
-                trace.add_span(SpanCopy(span, facts, row[6]))
-                if trace.version != before:
+                if trace.add_span(SpanCopy(span, facts, row[6])):
                     rows.append(row)
         self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
         touched = self._refold(memory)
@@ -116,9 +114,7 @@ class Refolder:
             trace = traces.get(event.trace_id)
             if trace is None:
                 trace = traces[event.trace_id] = TraceItems(event.trace_id)
-            before = trace.version
-            trace.add_event(EventCopy(event, row[6]))
-            if trace.version != before:
+            if trace.add_event(EventCopy(event, row[6])):
                 rows.append(row)
         self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
         touched = self._refold({project_id: traces})

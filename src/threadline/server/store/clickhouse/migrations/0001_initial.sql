@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS spans (
     facts           String CODEC(ZSTD(3))       -- JSON: what ingest made of the span (SpanFacts)
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(fromUnixTimestamp64Nano(greatest(start_ns, 0)))
-ORDER BY (project_id, trace_id, span_id, item, event_time, event_name, digest);
+ORDER BY (project_id, trace_id, span_id, item, event_time, event_name, digest)
+-- small granules: a trace look-up decompresses little besides its own bodies
+SETTINGS index_granularity = 1024;
 
 -- A trace's fold, once per session any of its spans names: what a session folds over, read in one
 -- look-up by session. `home` is the session the trace belongs to in this fold; the row of a session the
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS session_traces (
     home            String,
     fold            String CODEC(ZSTD(3))       -- JSON: the TraceAgg ('' when home is another session)
 ) ENGINE = ReplacingMergeTree(version)
-ORDER BY (project_id, session_id, trace_id);
+ORDER BY (project_id, session_id, trace_id)
+SETTINGS index_granularity = 256;
 
 -- Each trace's latest fold in brief: its session ('' for an orphan), extent and root, for trace look-ups,
 -- orphan lists and retention.
@@ -107,7 +110,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     turn_latencies      Array(Int64),
     turns               String CODEC(ZSTD(3))   -- JSON: the turns, in time order
 ) ENGINE = ReplacingMergeTree(version)
-ORDER BY (project_id, session_id);
+ORDER BY (project_id, session_id)
+-- small granules: a session's detail decompresses few other sessions' turns
+SETTINGS index_granularity = 256;
 
 -- shard key: id
 CREATE TABLE IF NOT EXISTS projects (
