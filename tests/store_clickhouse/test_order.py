@@ -13,8 +13,48 @@ from threadline.server.ingest.port import WriterOptions
 from threadline.server.ingest.records import RawSpan
 from threadline.server.store.clickhouse.store import ClickHouseStore
 
-ORDERED, SHUFFLED = 1, 2
-"""Two projects of one database: the ordered run and the shuffled one (chdb opens one directory per process)."""
+ORDERED = 1
+"""The ordered run's project; each shuffled run writes a project of its own (chdb opens one directory per
+process, so the runs share one database)."""
+
+
+def shuffled_requests(requests: list[bytes], seed: int, largest: int) -> list[list[RawSpan]]:
+    """Every span of the requests, shuffled, in requests of 1 to ``largest`` spans."""
+    rng = random.Random(seed)
+    decoded = [s for body in requests for s in spans(body)]
+    rng.shuffle(decoded)
+    chunks: list[list[RawSpan]] = []
+    while decoded:
+        size = rng.randint(1, largest)
+        chunks.append(decoded[:size])
+        decoded = decoded[size:]
+    return chunks
+
+
+def two_servers(first: Fed, second: Fed, chunks: list[list[RawSpan]], project_id: int, seed: int) -> None:
+    """Half the requests to each server from two threads at once; a quarter retried on the other server."""
+    rng = random.Random(seed)
+    retried = set(rng.sample(range(len(chunks)), len(chunks) // 4))
+    halves: list[list[list[RawSpan]]] = [[], []]
+    for index, chunk in enumerate(chunks):
+        halves[index % 2].append(chunk)
+        if index in retried:
+            halves[(index + 1) % 2].append(chunk)
+    failures: list[BaseException] = []
+
+    def send(fed: Fed, work: list[list[RawSpan]]) -> None:
+        try:
+            for chunk in work:  # each request its own copies, as decoded from its own body
+                fed.write(prepare(copy.deepcopy(chunk)), project_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip((first, second), halves, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
 
 
 def test_shuffled_split_across_two_servers_matches_one_ordered_run(ch_path: Path, tmp_path: Path) -> None:
@@ -27,37 +67,15 @@ def test_shuffled_split_across_two_servers_matches_one_ordered_run(ch_path: Path
         assert ordered == snapshot(lite.store, ORDERED)
         assert ordered["stats"].session_count == 10
 
-        rng = random.Random(11)
-        decoded = [s for body in requests for s in spans(body)]
-        rng.shuffle(decoded)
-        chunks: list[list[RawSpan]] = []
-        while decoded:
-            size = rng.randint(1, 12)
-            chunks.append(decoded[:size])
-            decoded = decoded[size:]
-        retried = set(rng.sample(range(len(chunks)), len(chunks) // 4))
-        halves: list[list[list[RawSpan]]] = [[], []]
-        for index, chunk in enumerate(chunks):
-            halves[index % 2].append(chunk)
-            if index in retried:  # a client retry, to the other server
-                halves[(index + 1) % 2].append(chunk)
-
         second = Fed(ClickHouseStore(f"chdb://{ch_path}"), WriterOptions(max_batch_spans=8))
         assert second.store.conn is first.store.conn  # two stores on one chdb engine: their writers interleave
         try:
-
-            def send(fed: Fed, work: list[list[RawSpan]]) -> None:
-                for chunk in work:  # each request its own copies, as decoded from its own body
-                    fed.write(prepare(copy.deepcopy(chunk)), SHUFFLED)
-
-            threads = [threading.Thread(target=send, args=pair) for pair in zip((first, second), halves, strict=True)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            assert snapshot(first.store, SHUFFLED) == ordered
+            for project_id, (seed, largest) in enumerate([(11, 12), (12, 3), (13, 1)], start=2):
+                chunks = shuffled_requests(requests, seed, largest)
+                two_servers(first, second, chunks, project_id, seed)
+                assert snapshot(first.store, project_id) == ordered, seed
             for chunk in chunks[:5]:  # retried again, long after: nothing changes
-                second.write(prepare(copy.deepcopy(chunk)), SHUFFLED)
-            assert snapshot(second.store, SHUFFLED) == ordered
+                second.write(prepare(copy.deepcopy(chunk)), project_id)
+            assert snapshot(second.store, project_id) == ordered
         finally:
             second.close()

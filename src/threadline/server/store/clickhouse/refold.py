@@ -52,23 +52,30 @@ _READ_SPANS = (
 
 
 class FoldCache:
-    """Decoded trace folds by (project, trace, version): a version names one fold, so entries never go stale."""
+    """Decoded trace folds by (project, trace, version): a version names one fold, so entries never go stale.
+    Bounded by about ``max_bytes`` (texts dominate a fold)."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[tuple[int, bytes, int], TraceAgg] = OrderedDict()
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[int, bytes, int], tuple[TraceAgg, int]] = OrderedDict()
 
     def get(self, key: tuple[int, bytes, int]) -> TraceAgg | None:
-        agg = self._items.get(key)
-        if agg is not None:
-            self._items.move_to_end(key)
-        return agg
+        entry = self._items.get(key)
+        if entry is None:
+            return None
+        self._items.move_to_end(key)
+        return entry[0]
 
     def put(self, key: tuple[int, bytes, int], agg: TraceAgg) -> None:
-        self._items[key] = agg
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+        weight = 1500 + len(agg.input_text or "") + len(agg.output_text or "")
+        previous = self._items.pop(key, None)
+        if previous is not None:
+            self.bytes -= previous[1]
+        self._items[key] = (agg, weight)
+        self.bytes += weight
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            self.bytes -= self._items.popitem(last=False)[1][1]
 
 
 class Refolder:
