@@ -46,7 +46,7 @@ def two_servers(first: Fed, second: Fed, chunks: list[list[RawSpan]], project_id
         try:
             for chunk in work:  # each request its own copies, as decoded from its own body
                 fed.write(prepare(copy.deepcopy(chunk)), project_id)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=send, args=pair) for pair in zip((first, second), halves, strict=True)]
