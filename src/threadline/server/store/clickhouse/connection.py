@@ -70,6 +70,7 @@ class Connection:
         self.settings = dict(settings or {})
         self._lock: AbstractContextManager[Any] = threading.RLock() if target.chdb_path else nullcontext()
         self._users = 0
+        self._types: dict[str, dict[str, str]] = {}
         try:
             self._client = self._open()
         except StoreUnavailable:
@@ -119,9 +120,22 @@ class Connection:
         if not rows:
             return
         with self._lock:
+            types = self._column_types(table)
             self._client.insert(
-                table, rows, column_names=list(columns), settings=self._with({"async_insert": 0, **(settings or {})})
+                table,
+                rows,
+                column_names=list(columns),
+                column_type_names=[types[c] for c in columns],
+                settings=self._with({"async_insert": 0, **(settings or {})}),
             )
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """A table's column types, asked once (an insert would otherwise ask before each insert)."""
+        types = self._types.get(table)
+        if types is None:
+            rows = self._client.query(f"DESCRIBE TABLE {table}").result_rows
+            types = self._types[table] = {row[0]: row[1] for row in rows}
+        return types
 
     def write(self, sql: str, settings: Mapping[str, Any] | None = None) -> None:
         """A statement that changes data (a delete), with refusals mapped to ``StoreWriteRefused``."""

@@ -61,6 +61,7 @@ class Eraser:
             where = f"project_id = {project_id} AND session_id IN {values(chunk)}"
             self._delete("session_traces", where)
             self._delete("sessions", where)
+        self.refolder.sessions.forget(project_id, session_ids)
         if others:
             for chunk in chunks(sorted(others), IN_CHUNK):
                 where = f"project_id = {project_id} AND session_id IN {values(chunk)}"

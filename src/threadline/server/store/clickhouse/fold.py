@@ -10,6 +10,7 @@ versions saw the same set (docs/storage.md, "Why this is exact").
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -112,23 +113,75 @@ class SessionFold:
     turns: list[TurnRollup]
 
 
-def fold_session(
-    session_id: str, rows: Iterable[tuple[int, bool, TraceAgg | None]], options: FoldOptions
-) -> SessionFold:
-    """A session from the latest fold of each trace naming it: (version, belongs here, fold). The version is
-    the sum over all of them, those that belong elsewhere too, so that it never decreases."""
-    version = 0
-    traces: list[TraceAgg] = []
-    for trace_version, belongs, agg in rows:
-        version += trace_version
-        if belongs and agg is not None:
-            traces.append(agg)
-    if not traces:
-        return SessionFold(session_id, version, None, [])
-    traces.sort(key=lambda t: t.trace_id)  # the fold must not depend on the order the database returned
-    state = SessionState(0, session_id, traces, options)
-    state.refresh()
-    return SessionFold(session_id, version, state.rollup, list(state.turns.values()))
+TraceRow = tuple[bytes, int, bool, TraceAgg | None]
+"""The latest ``session_traces`` row of a trace naming a session: (trace id, version, belongs there, fold)."""
+SESSION_CACHE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class _Cached:
+    state: SessionState
+    versions: dict[bytes, int]
+    weight: int
+
+
+class SessionFolder:
+    """Folds sessions from the latest fold of each trace naming them (``fold``), with the SQLite engine's code.
+
+    The version is the sum over all those traces, those that belong elsewhere too, so that it never
+    decreases. Each session's ``SessionState`` is kept between calls (up to about ``max_bytes``): only the
+    traces whose version changed are folded again, which gives what folding from scratch gives (the turns
+    are a function of the set of traces; the traces are kept in id order for the session fold). A state is
+    rebuilt when a trace left the session.
+    """
+
+    def __init__(self, options: FoldOptions, max_bytes: int = SESSION_CACHE_BYTES) -> None:
+        self.options = options
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._cache: OrderedDict[tuple[int, str], _Cached] = OrderedDict()
+
+    def fold(self, project_id: int, session_id: str, rows: Iterable[TraceRow]) -> SessionFold:
+        version = 0
+        members: dict[bytes, tuple[int, TraceAgg]] = {}
+        for trace_id, trace_version, belongs, agg in rows:
+            version += trace_version
+            if belongs and agg is not None:
+                members[trace_id] = (trace_version, agg)
+        key = (project_id, session_id)
+        cached = self._pop(key)
+        if not members:
+            return SessionFold(session_id, version, None, [])
+        if cached is None or any(trace_id not in members for trace_id in cached.versions):
+            ordered = [agg for _, (_, agg) in sorted(members.items())]
+            state = SessionState(0, session_id, ordered, self.options)
+        else:
+            state = cached.state
+            for trace_id, (trace_version, agg) in members.items():
+                if cached.versions.get(trace_id) != trace_version:
+                    state.update(agg)
+            state.traces = dict(sorted(state.traces.items()))
+        state.refresh()
+        weight = sum(1500 + len(t.input_text or "") + len(t.output_text or "") for t in state.traces.values())
+        self._put(key, _Cached(state, {t: v for t, (v, _) in members.items()}, weight))
+        return SessionFold(session_id, version, state.rollup, list(state.turns.values()))
+
+    def _pop(self, key: tuple[int, str]) -> _Cached | None:
+        cached = self._cache.pop(key, None)
+        if cached is not None:
+            self.bytes -= cached.weight
+        return cached
+
+    def _put(self, key: tuple[int, str], cached: _Cached) -> None:
+        self._cache[key] = cached
+        self.bytes += cached.weight
+        while self.bytes > self.max_bytes and len(self._cache) > 1:
+            self.bytes -= self._cache.popitem(last=False)[1].weight
+
+    def forget(self, project_id: int, session_ids: Iterable[str]) -> None:
+        """Drop sessions whose rows were deleted."""
+        for session_id in session_ids:
+            self._pop((project_id, session_id))
 
 
 def ordered_sessions(folds: Sequence[TraceFold]) -> list[str]:

@@ -30,10 +30,11 @@ from threadline.server.store.clickhouse import codec
 from threadline.server.store.clickhouse.connection import Connection
 from threadline.server.store.clickhouse.fold import (
     EventCopy,
+    SessionFolder,
     SpanCopy,
     TraceFold,
     TraceItems,
-    fold_session,
+    TraceRow,
     fold_trace,
     ordered_sessions,
 )
@@ -86,6 +87,7 @@ class Refolder:
         self.prepare = prepare
         self.options = options
         self.folds = FoldCache()
+        self.sessions = SessionFolder(options)
 
     # --- spans -------------------------------------------------------------------------------------
 
@@ -200,16 +202,16 @@ class Refolder:
         write its row."""
         rows = []
         for chunk in chunks(list(session_ids), IN_CHUNK // 4):
-            found: dict[str, list[tuple[int, bool, TraceAgg | None]]] = {s: [] for s in chunk}
+            found: dict[str, list[TraceRow]] = {s: [] for s in chunk}
             for session_id, trace_id, version, home, encoded in self.conn.query(
                 "SELECT session_id, trace_id, version, home, fold FROM session_traces FINAL "
                 f"WHERE project_id = {project_id} AND session_id IN {values(chunk)}"
             ):
                 belongs = home == session_id
                 agg = self._agg(project_id, trace_id, int(version), encoded) if belongs else None
-                found[session_id].append((int(version), belongs, agg))
+                found[session_id].append((trace_id, int(version), belongs, agg))
             for session_id, traces in found.items():
-                folded = fold_session(session_id, traces, self.options)
+                folded = self.sessions.fold(project_id, session_id, traces)
                 if folded.rollup is None:
                     rows.append(codec.gone_row(project_id, session_id, folded.version))
                 else:
