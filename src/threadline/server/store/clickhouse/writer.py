@@ -130,7 +130,7 @@ class ClickHouseWriter:
         return await self._run_task(task)
 
     async def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
-        return await self._run_task(lambda: self._eraser.erase_user(project_id, user_ids))
+        return await self._run_task(lambda: self._eraser.erase_user(project_id, list(dict.fromkeys(user_ids))))
 
     async def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
         return await self._run_task(lambda: self._eraser.expire_sessions(project_id, session_ids, before_ns))
@@ -139,7 +139,8 @@ class ClickHouseWriter:
         return await self._run_task(lambda: self._eraser.expire_orphan_traces(project_id, trace_ids, before_ns))
 
     async def _run_task(self, task: Callable[[], T]) -> T:
-        return await asyncio.wrap_future(self.call(task))
+        """Run ``task`` on the writer; a caller cancelled meanwhile (a client gone) lets it finish whole."""
+        return await asyncio.shield(asyncio.wrap_future(self.call(task)))
 
     # --- the worker thread ------------------------------------------------------------------------
 
