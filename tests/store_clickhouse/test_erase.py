@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 from store_clickhouse.feed import Fed, clickhouse, prepare, rounded, run, snapshot, sqlite
 from store_contract import dataset
 from support.otlp import BASE_NS, SpanSpec, new_trace_id, request
 from threadline.server.ingest.decode import decode_protobuf
 from threadline.server.ingest.port import Erased
+from threadline.server.store.base import UserQuery
+from threadline.server.store.clickhouse import writer as writer_module
+from threadline.server.store.records import Stats
 
 
 def send(fed: Fed, spans: list[SpanSpec]) -> None:
@@ -84,3 +90,29 @@ def test_erasing_a_session_refolds_another_its_traces_named(ch_path: Path) -> No
         assert ch.store.stats(1).span_count == 1
         send(ch, [SpanSpec(own, start_s=1.2, end_s=1.4, parent_span_id=b"\x01" * 8, attributes={"session.id": "a"})])
         assert ch.store.get_session(1, "a").summary.span_count == 2  # type: ignore[union-attr]
+
+
+def test_rows_a_slower_server_writes_after_an_erasure_are_repaired(
+    ch_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that read a session before its erasure and writes after it leaves rows of deleted spans; the
+    erasing server repairs them a while later."""
+    monkeypatch.setattr(writer_module, "RECHECK_S", 0.2)
+    session = dataset.sessions()[0]
+    with clickhouse(ch_path) as ch:
+        send(ch, session.spans)
+        conn = ch.store.conn
+        stale = {
+            table: (conn.query(f"SELECT * FROM {table} WHERE project_id = 1"), conn.query(f"DESCRIBE TABLE {table}"))
+            for table in ("traces", "session_traces", "sessions")
+        }
+        assert run(ch.writer.erase_session(1, session.session_id)) is not None
+        for table, (rows, described) in stale.items():  # the slower server's writes land now
+            conn.insert(table, rows, [d[0] for d in described])
+        assert ch.store.get_session(1, session.session_id) is not None
+        deadline = time.monotonic() + 10
+        while ch.store.get_session(1, session.session_id) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ch.store.get_session(1, session.session_id) is None
+        assert ch.store.stats(1) == Stats(0, 0, 0, 0, 0)
+        assert ch.store.list_users(1, UserQuery()).items == []

@@ -3,7 +3,9 @@
 Deletes are lightweight ``DELETE``s that return once applied, so every later read is exact: stats count
 what is stored, users are aggregated from the sessions left. A trace whose spans also named another
 session leaves that session's candidates: it is refolded from what remains (its rows replaced, since
-its version may now be lower).
+its version may now be lower). ``repair`` does this for any sessions and traces; the writer runs it again
+for an erasure's sessions and traces a while later, to undo rows that a server which read before the
+delete wrote after it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Eraser:
         self.conn = conn
         self.schema = schema
         self.refolder = refolder
+        self.rechecks: list[tuple[int, list[str], list[bytes]]] = []
+        """What to ``repair`` again a while after the erasures made since last taken."""
 
     def live_sessions(self, project_id: int, condition: str) -> list[str]:
         rows = self.conn.query(
@@ -33,7 +37,8 @@ class Eraser:
         return sorted(r[0] for r in rows)
 
     def erase_sessions(self, project_id: int, session_ids: Sequence[str]) -> Erased:
-        """Remove these sessions, their traces, spans and log events."""
+        """Remove these sessions, their traces, spans and log events; sessions those traces also named are
+        folded again without them."""
         erased = Erased()
         if not session_ids:
             return erased
@@ -46,30 +51,46 @@ class Eraser:
                     f"AND session_id IN {values(chunk)} AND home = session_id"
                 )
             ]
-        others: set[str] = set()
+        named = set(session_ids)
         for chunk in chunks(traces, IN_CHUNK):
-            others |= {
+            named |= {
                 r[0]
                 for r in self.conn.query(
                     f"SELECT DISTINCT session_id FROM spans WHERE project_id = {project_id} "
                     f"AND trace_id IN {values(chunk)} AND session_id != ''"
                 )
             }
-        others -= set(session_ids)
         erased.add(self.delete_traces(project_id, traces))
         for chunk in chunks(session_ids, IN_CHUNK):
-            where = f"project_id = {project_id} AND session_id IN {values(chunk)}"
-            self._delete("session_traces", where)
-            self._delete("sessions", where)
-        self.refolder.sessions.forget(project_id, session_ids)
-        if others:
-            for chunk in chunks(sorted(others), IN_CHUNK):
-                where = f"project_id = {project_id} AND session_id IN {values(chunk)}"
-                for trace_chunk in chunks(traces, IN_CHUNK):
-                    self._delete("session_traces", f"{where} AND trace_id IN {values(trace_chunk)}")
-                self._delete("sessions", where)
-            self.refolder.refold_sessions(project_id, sorted(others))
+            self._delete("session_traces", f"project_id = {project_id} AND session_id IN {values(chunk)}")
+        self.repair(project_id, sorted(named), traces)
+        self.rechecks.append((project_id, sorted(named), traces))
         erased.sessions = list(session_ids)
+        return erased
+
+    def repair(self, project_id: int, session_ids: Sequence[str], trace_ids: Sequence[bytes]) -> None:
+        """Make the rows of these sessions and traces what the copies stored now give: their rows are deleted,
+        then what is still stored is folded again. Run after a delete, and once more a while later
+        (``writer.RECHECK_S``): a server that read before the delete may have written rows since."""
+        for chunk in chunks(trace_ids, IN_CHUNK):
+            self._delete("traces", f"project_id = {project_id} AND trace_id IN {values(chunk)}")
+            for sessions in chunks(session_ids, IN_CHUNK):
+                self._delete(
+                    "session_traces",
+                    f"project_id = {project_id} AND session_id IN {values(sessions)} AND trace_id IN {values(chunk)}",
+                )
+        for chunk in chunks(session_ids, IN_CHUNK):
+            self._delete("sessions", f"project_id = {project_id} AND session_id IN {values(chunk)}")
+        self.refolder.sessions.forget(project_id, session_ids)
+        stored = self.refolder.read_items(project_id, trace_ids)
+        folds = self.refolder.refold_traces(project_id, stored)
+        named = set(session_ids) | {s for fold in folds.values() for s in fold.named}
+        self.refolder.refold_sessions(project_id, sorted(named))
+
+    def delete_orphans(self, project_id: int, trace_ids: Sequence[bytes]) -> Erased:
+        erased = self.delete_traces(project_id, trace_ids)
+        if trace_ids:
+            self.rechecks.append((project_id, [], list(trace_ids)))
         return erased
 
     def delete_traces(self, project_id: int, trace_ids: Sequence[bytes]) -> Erased:
@@ -93,7 +114,7 @@ class Eraser:
     def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
         users = values(user_ids)
         erased = self.erase_sessions(project_id, self.live_sessions(project_id, f"user_id IN {users}"))
-        erased.add(self.delete_traces(project_id, self.orphan_traces(project_id, f"user_id IN {users}")))
+        erased.add(self.delete_orphans(project_id, self.orphan_traces(project_id, f"user_id IN {users}")))
         return erased
 
     def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
@@ -106,7 +127,7 @@ class Eraser:
         old: list[bytes] = []
         for chunk in chunks(trace_ids, IN_CHUNK):
             old += self.orphan_traces(project_id, f"trace_id IN {values(chunk)} AND start_ns < {literal(before_ns)}")
-        return self.delete_traces(project_id, old)
+        return self.delete_orphans(project_id, old)
 
     def _delete(self, table: str, where: str) -> None:
         self.conn.write(f"DELETE FROM {self.schema.deletable(table)} WHERE {where}", DELETE_SETTINGS)

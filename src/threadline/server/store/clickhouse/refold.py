@@ -211,6 +211,8 @@ class Refolder:
                 agg = self._agg(project_id, trace_id, int(version), encoded) if belongs else None
                 found[session_id].append((trace_id, int(version), belongs, agg))
             for session_id, traces in found.items():
+                if not traces:
+                    continue  # nothing names it (any more): no row to write
                 folded = self.sessions.fold(project_id, session_id, traces)
                 if folded.rollup is None:
                     rows.append(codec.gone_row(project_id, session_id, folded.version))

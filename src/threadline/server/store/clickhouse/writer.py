@@ -40,6 +40,9 @@ T = TypeVar("T")
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 """A batch takes no more requests once it holds this many of their bytes."""
 STORAGE_RETRY_AFTER_S = 5
+RECHECK_S = 10.0
+"""An erasure's rows are repaired again this long after it (``Eraser.repair``): time for the rounds of other
+servers that read before its deletes to have written."""
 
 
 @dataclass(slots=True)
@@ -76,6 +79,7 @@ class ClickHouseWriter:
         self._thread = threading.Thread(target=self._run, name="threadline-clickhouse-writer", daemon=True)
         self._commits = 0
         self._last_warning = -60.0
+        self._timers: set[threading.Timer] = set()
 
     @property
     def pending_spans(self) -> int:
@@ -89,6 +93,8 @@ class ClickHouseWriter:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
@@ -228,6 +234,30 @@ class ClickHouseWriter:
             return
         self._commits += 1
         job.future.set_result(result)
+        self._schedule_rechecks()
+
+    def _schedule_rechecks(self) -> None:
+        rechecks, self._eraser.rechecks = self._eraser.rechecks, []
+        for project_id, sessions, traces in rechecks:
+            self._recheck_later(project_id, sessions, traces)
+
+    def _recheck_later(self, project_id: int, sessions: list[str], traces: list[bytes]) -> None:
+        def repair() -> None:
+            try:
+                self._eraser.repair(project_id, sessions, traces)
+            except Exception:
+                log.warning(
+                    "could not repair after an erasure (it is repaired again at the next erasure)", exc_info=True
+                )
+
+        def recheck() -> None:
+            self._timers.discard(timer)
+            self.call(repair)
+
+        timer = threading.Timer(RECHECK_S, recheck)
+        timer.daemon = True
+        self._timers.add(timer)
+        timer.start()
 
     def _notify(self, changes: list[ChangeSet]) -> None:
         if self._on_commit is None:
