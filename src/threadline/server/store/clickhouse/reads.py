@@ -182,17 +182,17 @@ def list_orphan_traces(conn: Connection, project_id: int, limit: int, after: str
 
 
 def stats(conn: Connection, project_id: int) -> Stats:
-    """Exact counts of distinct keys."""
+    """Exact counts from the folds, one pass over sessions and traces (never over spans): every stored trace
+    is an orphan or belongs to one live session, whose fold counts its distinct spans and traces once."""
     p = project_id
-    row = conn.query(
-        f"SELECT (SELECT uniqExact(trace_id, span_id) FROM spans WHERE project_id = {p} AND item = 0), "
-        f"(SELECT uniqExact(trace_id) FROM spans WHERE project_id = {p} AND item = 0), "
-        f"(SELECT count() FROM sessions FINAL WHERE project_id = {p} AND alive = 1), "
-        f"(SELECT count() FROM traces FINAL WHERE project_id = {p} AND session_id = ''), "
-        f"(SELECT uniqExact(user_id) FROM sessions FINAL WHERE project_id = {p} AND alive = 1 "
-        "AND user_id IS NOT NULL AND user_id != '')"
+    sessions, spans, traces, users = conn.query(
+        f"SELECT count(), sum(span_count), sum(trace_count), uniqExactIf(user_id, user_id != '') FROM {LIVE} "
+        f"WHERE project_id = {p} AND alive = 1"
     )[0]
-    return Stats(*(int(v) for v in row))
+    orphans, orphan_spans = conn.query(
+        f"SELECT count(), sum(span_count) FROM traces FINAL WHERE project_id = {p} AND session_id = ''"
+    )[0]
+    return Stats(int(spans) + int(orphan_spans), int(traces) + int(orphans), int(sessions), int(orphans), int(users))
 
 
 def models(conn: Connection, project_id: int) -> list[str]:
