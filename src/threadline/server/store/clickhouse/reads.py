@@ -59,10 +59,8 @@ def session_filters(project_id: int, query: SessionQuery) -> list[str]:
     if query.has_error is not None:
         where.append("error_count > 0" if query.has_error else "error_count = 0")
     cutoff = query.now_ns - query.idle_timeout_ns
-    if query.status == "active":
-        where.append(rules.sql(rules.ACTIVE, cutoff, "clickhouse"))
-    elif query.status == "ended":
-        where.append(rules.sql(rules.ENDED, cutoff, "clickhouse"))
+    if query.status is not None:
+        where.append(rules.sql(rules.ACTIVE if query.status == "active" else rules.ENDED, cutoff, "clickhouse"))
     if query.dropped_off is not None:
         dropped = rules.sql(rules.DROPPED_OFF, cutoff, "clickhouse")
         where.append(dropped if query.dropped_off else f"NOT {dropped}")
