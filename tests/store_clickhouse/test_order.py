@@ -7,8 +7,12 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
+
 from store_clickhouse.feed import Fed, clickhouse, prepare, snapshot, sqlite
 from store_clickhouse.workload import bodies, spans
+from store_contract import dataset
+from support.otlp import request
 from threadline.server.ingest.port import WriterOptions
 from threadline.server.ingest.records import RawSpan
 from threadline.server.store.clickhouse.store import ClickHouseStore
@@ -57,15 +61,21 @@ def two_servers(first: Fed, second: Fed, chunks: list[list[RawSpan]], project_id
     assert not failures
 
 
-def test_shuffled_split_across_two_servers_matches_one_ordered_run(ch_path: Path, tmp_path: Path) -> None:
-    requests = bodies(sessions=10, turns=4, per_request=30)
+def contract_dataset() -> list[bytes]:
+    """The contract's sessions (explicit ends, journeys, errors, session events) and an orphan trace."""
+    return [request(*session.spans) for session in dataset.sessions()] + [request(*dataset.orphan())]
+
+
+@pytest.mark.parametrize("source", ["workload", "contract dataset"])
+def test_shuffled_split_across_two_servers_matches_one_ordered_run(source: str, ch_path: Path, tmp_path: Path) -> None:
+    requests = bodies(sessions=10, turns=4, per_request=30) if source == "workload" else contract_dataset()
     with clickhouse(ch_path) as first, sqlite(tmp_path / "sqlite") as lite:
         for body in requests:
             first.write(prepare(spans(body)), ORDERED)
             lite.write(prepare(spans(body)), ORDERED)
         ordered = snapshot(first.store, ORDERED)
         assert ordered == snapshot(lite.store, ORDERED)
-        assert ordered["stats"].session_count == 10
+        assert ordered["stats"].session_count == (10 if source == "workload" else len(dataset.sessions()))
 
         second = Fed(ClickHouseStore(f"chdb://{ch_path}"), WriterOptions(max_batch_spans=8))
         assert second.store.conn is first.store.conn  # two stores on one chdb engine: their writers interleave
