@@ -18,6 +18,7 @@ from threadline.server.ingest.port import SpanItem, SpanWriter, WriterOptions
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.records import RawSpan
 from threadline.server.store.base import SessionQuery, Store, UserQuery
+from threadline.server.store.clickhouse.connection import Connection
 from threadline.server.store.clickhouse.store import ClickHouseStore
 
 PREPARER = Preparer()
@@ -51,6 +52,12 @@ def run(coro: Any) -> Any:
 
 class Fed:
     """A store and its started writer."""
+
+    @property
+    def conn(self) -> Connection:
+        """The ClickHouse store's connection."""
+        assert isinstance(self.store, ClickHouseStore)
+        return self.store.conn
 
     def __init__(self, store: Store, options: WriterOptions | None = None) -> None:
         self.store = store
@@ -142,7 +149,7 @@ def snapshot(store: Store, project_id: int = 1) -> dict[str, Any]:
                 spans = store.trace_spans(project_id, trace_id)
                 ordered = sorted(spans, key=lambda r: (r.span.start_ns, r.span.span_id))
                 traces[trace_hex] = (rounded(info), rounded(ordered))
-    orphans = []
+    orphans: list[Any] = []
     after = None
     while True:
         page = store.list_orphan_traces(project_id, 1000, after)

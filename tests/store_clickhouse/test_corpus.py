@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def compare_lists(ch: Store, lite: Store) -> None:
     model = next((m for s in sessions for m in s.models), None)
     word = next((s.first_input.split()[0] for s in sessions if s.first_input), None)
     middle = sorted(s.last_ns for s in sessions)[len(sessions) // 2]
-    filters = [
+    filters: list[dict[str, Any]] = [
         {"user_id": user}, {"min_turns": 2}, {"max_turns": 2}, {"has_error": True}, {"has_error": False},
         {"status": "active", "now_ns": now}, {"status": "ended", "now_ns": now},
         {"status": "ended", "now_ns": now + 10**13, "idle_timeout_ns": 1},
@@ -68,8 +69,8 @@ def compare_lists(ch: Store, lite: Store) -> None:
         assert mine == sorted(s.session_id for s in all_sessions(lite, query)), changes
     for ordering in USER_ORDERINGS:
         for returning in (None, True, False):
-            query = UserQuery(ordering=ordering, limit=2, returning=returning)
-            mine_users, their_users = all_users(ch, query), all_users(lite, query)
+            users = UserQuery(ordering=ordering, limit=2, returning=returning)
+            mine_users, their_users = all_users(ch, users), all_users(lite, users)
             assert sorted(u.user_id for u in mine_users) == sorted(u.user_id for u in their_users)
     for window in (Window(), Window(since_ns=middle), Window(until_ns=middle), Window(user_id=user)):
         for rules in (Rules(now, 30 * 60 * 10**9), Rules(now + 10**13, 30 * 60 * 10**9)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from store_clickhouse.feed import Fed, clickhouse, prepare, rounded, run, snapsh
 from store_contract import dataset
 from support.otlp import BASE_NS, SpanSpec, new_trace_id, request
 from threadline.server.ingest.decode import decode_protobuf
-from threadline.server.ingest.port import Erased
+from threadline.server.ingest.port import Erased, SpanWriter
 from threadline.server.store.base import UserQuery
 from threadline.server.store.clickhouse import writer as writer_module
 from threadline.server.store.records import Stats
@@ -50,7 +51,7 @@ def test_erasure_and_expiry_match_sqlite(ch_path: Path, tmp_path: Path) -> None:
         assert snapshot(ch.store) == snapshot(lite.store)
         orphans = [t.trace_id for t in lite.store.list_orphan_traces(1, 10).items]
         assert len(orphans) == 2
-        steps = [
+        steps: list[Callable[[SpanWriter], Awaitable[Erased | None]]] = [
             lambda w: w.erase_session(1, "asked"),
             lambda w: w.erase_session(1, "no-such-session"),
             lambda w: w.erase_user(1, ["ann"]),
@@ -101,7 +102,7 @@ def test_rows_a_slower_server_writes_after_an_erasure_are_repaired(
     session = dataset.sessions()[0]
     with clickhouse(ch_path) as ch:
         send(ch, session.spans)
-        conn = ch.store.conn
+        conn = ch.conn
         stale = {
             table: (conn.query(f"SELECT * FROM {table} WHERE project_id = 1"), conn.query(f"DESCRIBE TABLE {table}"))
             for table in ("traces", "session_traces", "sessions")

@@ -78,7 +78,7 @@ def test_shuffled_split_across_two_servers_matches_one_ordered_run(source: str, 
         assert ordered["stats"].session_count == (10 if source == "workload" else len(dataset.sessions()))
 
         second = Fed(ClickHouseStore(f"chdb://{ch_path}"), WriterOptions(max_batch_spans=8))
-        assert second.store.conn is first.store.conn  # two stores on one chdb engine: their writers interleave
+        assert second.conn is first.conn  # two stores on one chdb engine: their writers interleave
         try:
             for project_id, (seed, largest) in enumerate([(11, 12), (12, 3), (13, 1)], start=2):
                 chunks = shuffled_requests(requests, seed, largest)
