@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +55,11 @@ def serve(**options: Any) -> None:
     problem = settings.store_problem() or shared_secret_problem(settings)
     if problem:
         raise UsageLine(problem)
-    from threadline.server.serve import limit_malloc_arenas, run
+    from threadline.server.serve import limit_malloc_arenas, run_forever
 
     limit_malloc_arenas()
     try:
-        asyncio.run(run(settings))
+        run_forever(settings)
     except KeyboardInterrupt:
         pass
     except StoreUnavailable as exc:
