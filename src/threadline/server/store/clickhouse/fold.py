@@ -35,33 +35,84 @@ class EventCopy:
     digest: int
 
 
+Key = tuple[bytes, int, int, str, int]
+"""What tells stored copies apart within a trace: (span id, item, event time, event name, digest)."""
+SPAN_ITEM, EVENT_ITEM = 0, 1
+
+
+def span_key(copy: SpanCopy) -> Key:
+    return (copy.span.span_id, SPAN_ITEM, 0, "", copy.digest)
+
+
+def event_key(copy: EventCopy) -> Key:
+    e = copy.event
+    return (e.span_id, EVENT_ITEM, e.time_ns, e.name, copy.digest)
+
+
 @dataclass(slots=True)
 class TraceItems:
     """The copies of one trace's spans and log events, as one read (or one request) saw them."""
 
     trace_id: bytes
-    spans: dict[bytes, list[SpanCopy]] = field(default_factory=dict)
-    events: dict[tuple[bytes, int, str], list[EventCopy]] = field(default_factory=dict)
-    version: int = 0
-    """The number of distinct copies: grows with every copy added, whatever the order."""
+    copies: dict[Key, SpanCopy | EventCopy] = field(default_factory=dict)
+    sizes: dict[Key, int] = field(default_factory=dict)
+    """About the bytes each copy holds."""
 
-    def add_span(self, copy: SpanCopy) -> bool:
+    @property
+    def version(self) -> int:
+        """The number of distinct copies: grows with every copy added, whatever the order."""
+        return len(self.copies)
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes.values())
+
+    @property
+    def has_spans(self) -> bool:
+        return any(key[1] == SPAN_ITEM for key in self.copies)
+
+    def add(self, key: Key, copy: SpanCopy | EventCopy, size: int = 0) -> bool:
         """Whether the copy is new."""
-        copies = self.spans.setdefault(copy.span.span_id, [])
-        if any(c.digest == copy.digest for c in copies):
+        if key in self.copies:
             return False
-        copies.append(copy)
-        self.version += 1
+        self.copies[key] = copy
+        self.sizes[key] = size
         return True
 
-    def add_event(self, copy: EventCopy) -> bool:
-        e = copy.event
-        copies = self.events.setdefault((e.span_id, e.time_ns, e.name), [])
-        if any(c.digest == copy.digest for c in copies):
-            return False
-        copies.append(copy)
-        self.version += 1
-        return True
+    def add_span(self, copy: SpanCopy, size: int = 0) -> bool:
+        return self.add(span_key(copy), copy, size)
+
+    def add_event(self, copy: EventCopy, size: int = 0) -> bool:
+        return self.add(event_key(copy), copy, size)
+
+    def only(self, keys: set[Key]) -> TraceItems:
+        """These copies among those held."""
+        kept = TraceItems(self.trace_id)
+        for key, copy in self.copies.items():
+            if key in keys:
+                kept.add(key, copy, self.sizes.get(key, 0))
+        return kept
+
+    def merge(self, other: TraceItems) -> None:
+        for key, copy in other.copies.items():
+            self.add(key, copy, other.sizes.get(key, 0))
+
+    def chosen(self) -> tuple[dict[bytes, SpanCopy], list[LogEvent]]:
+        """One copy per span and per log event, the one of largest digest; the events by (time, name, span)."""
+        spans: dict[bytes, SpanCopy] = {}
+        events: dict[tuple[bytes, int, str], EventCopy] = {}
+        for key, copy in self.copies.items():
+            if isinstance(copy, SpanCopy):
+                held = spans.get(key[0])
+                if held is None or copy.digest > held.digest:
+                    spans[key[0]] = copy
+            else:
+                slot = (key[0], key[2], key[3])
+                kept = events.get(slot)
+                if kept is None or copy.digest > kept.digest:
+                    events[slot] = copy
+        ordered = [events[slot].event for slot in sorted(events, key=lambda k: (k[1], k[2], k[0]))]
+        return spans, ordered
 
 
 @dataclass(slots=True)
@@ -79,19 +130,18 @@ def fold_trace(items: TraceItems, prepare: Prepare) -> TraceFold:
     """Fold a trace from its copies: one copy per span and per log event (the largest digest), log events
     added to their span's events (the span then prepared again, as the SQLite engine does), spans added
     roots first, each part by (start, span id), so that the fold is a function of the set of copies."""
-    spans = {sid: max(copies, key=lambda c: c.digest) for sid, copies in items.spans.items()}
+    spans, events = items.chosen()
     extra: dict[bytes, list[SpanEvent]] = {}
-    for key in sorted(items.events, key=lambda k: (k[1], k[2], k[0])):
-        event = max(items.events[key], key=lambda c: c.digest).event
+    for event in events:
         if event.span_id in spans:
             extra.setdefault(event.span_id, []).append(SpanEvent(event.name, event.time_ns, event.attributes))
     pairs: dict[bytes, tuple[RawSpan, SpanFacts]] = {sid: (c.span, c.facts) for sid, c in spans.items()}
     if extra:
         joined = []
-        for span_id, events in extra.items():
+        for span_id, added in extra.items():
             span = pairs[span_id][0]
             known = {(e.name, e.time_ns) for e in span.events}
-            more = [e for e in events if (e.name, e.time_ns) not in known]
+            more = [e for e in added if (e.name, e.time_ns) not in known]
             joined.append(dataclasses.replace(span, events=span.events + more) if more else span)
         for span, facts in prepare(joined):
             pairs[span.span_id] = (span, facts)

@@ -143,13 +143,12 @@ def trace_spans(conn: Connection, project_id: int, trace_id: bytes) -> list[Span
         f"WHERE project_id = {project_id} AND trace_id = {literal(trace_id)}"
     ):
         add_row(items, row)
-    spans = [max(copies, key=lambda c: c.digest) for copies in items.spans.values()]
+    spans, events = items.chosen()
     extra: dict[bytes, list[SpanEvent]] = {}
-    for key in sorted(items.events, key=lambda k: (k[1], k[2], k[0])):
-        event = max(items.events[key], key=lambda c: c.digest).event
+    for event in events:
         extra.setdefault(event.span_id, []).append(SpanEvent(event.name, event.time_ns, event.attributes))
     records = []
-    for copy in sorted(spans, key=lambda c: (c.span.start_ns, c.span.span_id)):
+    for copy in sorted(spans.values(), key=lambda c: (c.span.start_ns, c.span.span_id)):
         records.append(_record(copy, extra.get(copy.span.span_id, [])))
     return records
 

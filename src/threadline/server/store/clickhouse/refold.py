@@ -30,6 +30,7 @@ from threadline.server.store.clickhouse import codec
 from threadline.server.store.clickhouse.connection import Connection
 from threadline.server.store.clickhouse.fold import (
     EventCopy,
+    Key,
     SessionFolder,
     SpanCopy,
     TraceFold,
@@ -38,7 +39,7 @@ from threadline.server.store.clickhouse.fold import (
     fold_trace,
     ordered_sessions,
 )
-from threadline.server.store.clickhouse.sql import values
+from threadline.server.store.clickhouse.sql import literal, values
 
 IN_CHUNK = 1000
 """Keys per ``IN`` list (each key's rows are still read by one query)."""
@@ -79,6 +80,29 @@ class FoldCache:
             self.bytes -= self._items.popitem(last=False)[1][1]
 
 
+class ItemsCache:
+    """The copies each trace was last folded from, decoded, by (project, trace), up to about ``max_bytes``:
+    a trace that grows over many requests is read back by the keys of its new copies only."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[int, bytes], TraceItems] = OrderedDict()
+
+    def pop(self, key: tuple[int, bytes]) -> TraceItems | None:
+        items = self._items.pop(key, None)
+        if items is not None:
+            self.bytes -= items.size
+        return items
+
+    def put(self, key: tuple[int, bytes], items: TraceItems) -> None:
+        self.pop(key)
+        self._items[key] = items
+        self.bytes += items.size
+        while self.bytes > self.max_bytes and len(self._items) > 1:
+            self.bytes -= self._items.popitem(last=False)[1].size
+
+
 class Refolder:
     """Inserts and refolds; used by one writer thread (any number of them may share a database)."""
 
@@ -87,6 +111,7 @@ class Refolder:
         self.prepare = prepare
         self.options = options
         self.folds = FoldCache()
+        self.items = ItemsCache()
         self.sessions = SessionFolder(options)
 
     # --- spans -------------------------------------------------------------------------------------
@@ -102,7 +127,7 @@ class Refolder:
                 trace = traces.get(span.trace_id)
                 if trace is None:
                     trace = traces[span.trace_id] = TraceItems(span.trace_id)
-                if trace.add_span(SpanCopy(span, facts, row[6])):
+                if trace.add_span(SpanCopy(span, facts, row[6]), _size(row)):
                     rows.append(row)
         self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
         touched = self._refold(memory)
@@ -123,7 +148,7 @@ class Refolder:
             trace = traces.get(event.trace_id)
             if trace is None:
                 trace = traces[event.trace_id] = TraceItems(event.trace_id)
-            if trace.add_event(EventCopy(event, row[6])):
+            if trace.add_event(EventCopy(event, row[6]), _size(row)):
                 rows.append(row)
         self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
         touched = self._refold({project_id: traces})
@@ -142,24 +167,61 @@ class Refolder:
     # --- traces ------------------------------------------------------------------------------------
 
     def refold_traces(self, project_id: int, memory: dict[bytes, TraceItems]) -> dict[bytes, TraceFold]:
-        """Fold each trace from every copy stored for it now, and write its rows."""
-        stored = self._counts(project_id, list(memory))
-        missing = [t for t, items in memory.items() if stored.get(t, 0) != items.version]
-        items = {t: i for t, i in memory.items() if t not in missing and stored.get(t, 0)}
-        items.update(self.read_items(project_id, missing))
-        folds = {t: fold_trace(i, self.prepare) for t, i in items.items() if i.spans}
+        """Fold each trace from every copy stored for it now, and write its rows. Which copies those are is
+        one read of their keys; copies neither in memory nor cached are then read by key (a key names one
+        content), so a trace that grows over many requests is not read back whole each time."""
+        stored = self._keys(project_id, list(memory))
+        items: dict[bytes, TraceItems] = {}
+        missing: dict[bytes, set[Key]] = {}
+        for trace_id, brought in memory.items():
+            keys = stored.get(trace_id)
+            cached = self.items.pop((project_id, trace_id))
+            if not keys:
+                continue  # nothing stored (erased meanwhile)
+            if cached is not None:
+                brought.merge(cached)
+            held = brought.only(keys)
+            items[trace_id] = held
+            if len(held.copies) < len(keys):
+                missing[trace_id] = keys - held.copies.keys()
+        for trace_id, found in self._read_keys(project_id, missing).items():
+            items[trace_id].merge(found)
+        folds = {}
+        for trace_id, held in items.items():
+            if held.version != len(stored[trace_id]):
+                continue  # a copy went missing between the two reads (erased meanwhile): nothing to write
+            self.items.put((project_id, trace_id), held)
+            if held.has_spans:
+                folds[trace_id] = fold_trace(held, self.prepare)
         self.write_traces(project_id, list(folds.values()))
         return folds
 
-    def _counts(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, int]:
-        counts: dict[bytes, int] = {}
+    def _keys(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, set[Key]]:
+        """The keys of every copy stored for these traces (each trace's in one read)."""
+        found: dict[bytes, set[Key]] = {}
         for chunk in chunks(trace_ids, IN_CHUNK):
-            for trace_id, count in self.conn.query(
-                "SELECT trace_id, uniqExact(span_id, item, event_time, event_name, digest) FROM spans "
-                f"WHERE project_id = {project_id} AND trace_id IN {values(chunk)} GROUP BY trace_id"
+            for trace_id, span_id, item, event_time, event_name, digest in self.conn.query(
+                "SELECT DISTINCT trace_id, span_id, item, event_time, event_name, digest FROM spans "
+                f"WHERE project_id = {project_id} AND trace_id IN {values(chunk)}"
             ):
-                counts[trace_id] = int(count)
-        return counts
+                found.setdefault(trace_id, set()).add((span_id, int(item), int(event_time), event_name, int(digest)))
+        return found
+
+    def _read_keys(self, project_id: int, wanted: dict[bytes, set[Key]]) -> dict[bytes, TraceItems]:
+        """The copies of these keys."""
+        tuples = [(trace_id, *key) for trace_id, keys in wanted.items() for key in keys]
+        found: dict[bytes, TraceItems] = {}
+        for chunk in chunks(tuples, IN_CHUNK // 2):
+            listed = ", ".join("(" + ", ".join(literal(v) for v in t) + ")" for t in chunk)
+            for row in self.conn.query(
+                f"{_READ_SPANS} WHERE project_id = {project_id} "
+                f"AND (trace_id, span_id, item, event_time, event_name, digest) IN ({listed})"
+            ):
+                trace = found.get(row[0])
+                if trace is None:
+                    trace = found[row[0]] = TraceItems(row[0])
+                add_row(trace, row)
+        return found
 
     def read_items(self, project_id: int, trace_ids: Sequence[bytes]) -> dict[bytes, TraceItems]:
         """Every copy stored for these traces (each trace's in one read)."""
@@ -233,9 +295,15 @@ def add_row(trace: TraceItems, row: Sequence[Any]) -> None:
     """One ``_READ_SPANS`` row into a trace's copies."""
     (trace_id, span_id, item, event_time, event_name, digest, parent, name, kind, start_ns, end_ns, status, resource,
      body, facts) = row  # fmt: skip
+    size = len(resource) + len(body) + len(facts)
     if item == codec.SPAN:
         span = codec.decode_span(trace_id, span_id, parent, name, kind, start_ns, end_ns, status, resource, body)
-        trace.add_span(SpanCopy(span, codec.decode_facts(facts), int(digest)))
+        trace.add_span(SpanCopy(span, codec.decode_facts(facts), int(digest)), size)
     else:
-        attributes = orjson.loads(body)
-        trace.add_event(EventCopy(LogEvent(trace_id, span_id, event_time, event_name, attributes), int(digest)))
+        event = LogEvent(trace_id, span_id, event_time, event_name, orjson.loads(body))
+        trace.add_event(EventCopy(event, int(digest)), size)
+
+
+def _size(row: Sequence[Any]) -> int:
+    """About the bytes a ``SPAN_COLUMNS`` row holds (resource, body, facts)."""
+    return len(row[-3]) + len(row[-2]) + len(row[-1])
