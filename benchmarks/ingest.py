@@ -48,7 +48,9 @@ def main() -> None:
     parser.add_argument(
         "--baseline", choices=("phoenix", "none"), default="phoenix", help="peer server to compare ingest with"
     )
-    parser.add_argument("--baseline-spans", type=int, default=4000, help="spans sent to the baseline")
+    parser.add_argument(
+        "--baseline-spans", type=int, default=None, help="spans sent to Threadline and the baseline to compare them"
+    )
     args = parser.parse_args()
 
     workload = Workload(sessions=args.sessions, seed=args.seed)
@@ -83,17 +85,10 @@ def main() -> None:
         pages(server.port, args.samples)
         server.stop()
         print(f"\n  {'bytes on disk per span (after stop)':<34}{server.disk_bytes() / workload.total_spans:>10.0f} B")
-        baseline_rate = None
     if args.baseline != "none":
-        from baseline import baseline_ingest_rate
+        from baseline import DEFAULT_SPANS, compare_ingest
 
-        baseline_bodies = list(
-            requests(Workload(sessions=max(args.baseline_spans // 20, 1), seed=args.seed), time.time_ns())
-        )
-        baseline_rate = baseline_ingest_rate(args.baseline, baseline_bodies, args.senders)
-        if baseline_rate:
-            print(f"\nbaseline ({args.baseline}, same workload, same senders): {baseline_rate:,.0f} spans/s")
-            print(f"  Threadline / {args.baseline} ingest ratio: {rate / baseline_rate:,.1f}x (target >= 10x)")
+        compare_ingest(args.baseline, args.baseline_spans or DEFAULT_SPANS, args.senders, seed=args.seed)
 
 
 def report(name: str, value: float, unit: str, target: float, *, higher_is_better: bool = False) -> None:
