@@ -15,6 +15,7 @@ from threadline.server.ingest.decode import decode_protobuf
 from threadline.server.ingest.port import Erased, SpanWriter
 from threadline.server.store.base import UserQuery
 from threadline.server.store.clickhouse import writer as writer_module
+from threadline.server.store.clickhouse.store import ClickHouseStore
 from threadline.server.store.records import Stats
 
 
@@ -117,3 +118,27 @@ def test_rows_a_slower_server_writes_after_an_erasure_are_repaired(
         assert ch.store.get_session(1, session.session_id) is None
         assert ch.store.stats(1) == Stats(0, 0, 0, 0, 0)
         assert ch.store.list_users(1, UserQuery()).items == []
+
+
+def test_a_trace_erased_and_sent_again_with_other_spans_is_folded_anew(ch_path: Path) -> None:
+    """After an erasure a trace's versions start over: another server, whose caches hold the erased fold, must
+    not take a fold of the same version but other spans for it."""
+    trace_id, other_id, third_id = new_trace_id(), new_trace_id(), new_trace_id()
+    said = {"session.id": "s", "input.value": "hello"}
+    with clickhouse(ch_path) as first:
+        second = Fed(ClickHouseStore(f"chdb://{ch_path}"))
+        try:
+            send(first, [SpanSpec(trace_id, name="turn", start_s=1, end_s=2, attributes=said)])
+            send(second, [SpanSpec(other_id, name="turn", start_s=5, end_s=6, attributes={**said, "input.value": "x"})])
+            assert first.store.get_session(1, "s").summary.first_input == "hello"  # type: ignore[union-attr]
+            assert run(first.writer.erase_session(1, "s")) is not None
+            send(
+                first, [SpanSpec(trace_id, name="turn", start_s=3, end_s=4, attributes={**said, "input.value": "bye"})]
+            )
+            send(second, [SpanSpec(third_id, name="turn", start_s=7, end_s=8, attributes={**said, "input.value": "z"})])
+            detail = first.store.get_session(1, "s")
+            assert detail is not None
+            assert [t.input for t in detail.turns] == ["bye", "z"]
+            assert first.store.stats(1).span_count == 2
+        finally:
+            second.close()

@@ -171,7 +171,8 @@ SESSION_CACHE_BYTES = 32 * 1024 * 1024
 @dataclass(slots=True)
 class _Cached:
     state: SessionState
-    versions: dict[bytes, int]
+    folds: dict[bytes, TraceAgg]
+    """The trace folds the state holds (the fold cache hands out one object per content)."""
     weight: int
 
 
@@ -180,9 +181,10 @@ class SessionFolder:
 
     The version is the sum over all those traces, those that belong elsewhere too, so that it never
     decreases. Each session's ``SessionState`` is kept between calls (up to about ``max_bytes``): only the
-    traces whose version changed are folded again, which gives what folding from scratch gives (the turns
-    are a function of the set of traces; the traces are kept in id order for the session fold). A state is
-    rebuilt when a trace left the session.
+    traces whose fold is another object than last time are folded again (``refold.FoldCache`` hands out one
+    object per fold content), which gives what folding from scratch gives (the turns are a function of the
+    set of traces; the traces are kept in id order for the session fold). A state is rebuilt when a trace
+    left the session.
     """
 
     def __init__(self, options: FoldOptions, max_bytes: int = SESSION_CACHE_BYTES) -> None:
@@ -193,27 +195,27 @@ class SessionFolder:
 
     def fold(self, project_id: int, session_id: str, rows: Iterable[TraceRow]) -> SessionFold:
         version = 0
-        members: dict[bytes, tuple[int, TraceAgg]] = {}
+        members: dict[bytes, TraceAgg] = {}
         for trace_id, trace_version, belongs, agg in rows:
             version += trace_version
             if belongs and agg is not None:
-                members[trace_id] = (trace_version, agg)
+                members[trace_id] = agg
         key = (project_id, session_id)
         cached = self._pop(key)
         if not members:
             return SessionFold(session_id, version, None, [])
-        if cached is None or any(trace_id not in members for trace_id in cached.versions):
-            ordered = [agg for _, (_, agg) in sorted(members.items())]
+        if cached is None or any(trace_id not in members for trace_id in cached.folds):
+            ordered = [agg for _, agg in sorted(members.items())]
             state = SessionState(0, session_id, ordered, self.options)
         else:
             state = cached.state
-            for trace_id, (trace_version, agg) in members.items():
-                if cached.versions.get(trace_id) != trace_version:
+            for trace_id, agg in members.items():
+                if cached.folds.get(trace_id) is not agg:
                     state.update(agg)
             state.traces = dict(sorted(state.traces.items()))
         state.refresh()
         weight = sum(1500 + len(t.input_text or "") + len(t.output_text or "") for t in state.traces.values())
-        self._put(key, _Cached(state, {t: v for t, (v, _) in members.items()}, weight))
+        self._put(key, _Cached(state, members, weight))
         return SessionFold(session_id, version, state.rollup, list(state.turns.values()))
 
     def _pop(self, key: tuple[int, str]) -> _Cached | None:

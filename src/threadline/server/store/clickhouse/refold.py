@@ -2,16 +2,16 @@
 what the database holds after the insert (docs/storage.md, ClickHouse, "Writing").
 
 1. insert the spans (or log events), synchronously;
-2. per touched trace, count the copies stored now; when they are exactly the ones in memory, fold from
-   memory, else read them all back; write the trace's ``traces`` row and one ``session_traces`` row per
+2. per touched trace, read the keys of the copies stored now; take the copies from the request or the cache,
+   read the others by key; fold; write the trace's ``traces`` row and one ``session_traces`` row per
    session its spans name, versioned by the copies folded;
 3. per session those traces name, read the latest fold of every trace naming it (one read per session)
    and fold the session with the SQLite engine's code; write its ``sessions`` row, versioned by the sum
    of those folds' versions.
 
-No state is kept between calls but a cache of decoded folds (by trace and version: a version names one
-fold), so any number of servers may run this at once.
-"""
+Nothing is kept between calls but caches of what the database holds, each keyed by what names its content
+exactly (copies by key, folds by their text, session states by their folds), so any number of servers may
+run this at once."""
 
 from __future__ import annotations
 
@@ -54,30 +54,35 @@ _READ_SPANS = (
 
 
 class FoldCache:
-    """Decoded trace folds by (project, trace, version): a version names one fold, so entries never go stale.
-    Bounded by about ``max_bytes`` (texts dominate a fold)."""
+    """Decoded trace folds by (project, trace), each with the text it was decoded from: a hit needs the same
+    text, so an entry can never stand for another fold (not even after an erasure reset the trace's
+    version). One object per content, which ``SessionFolder`` relies on. Bounded by about ``max_bytes``."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._items: OrderedDict[tuple[int, bytes, int], tuple[TraceAgg, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, bytes], tuple[str, TraceAgg]] = OrderedDict()
 
-    def get(self, key: tuple[int, bytes, int]) -> TraceAgg | None:
+    def agg(self, project_id: int, trace_id: bytes, encoded: str) -> TraceAgg:
+        """The fold ``encoded`` holds, decoded once."""
+        key = (project_id, trace_id)
         entry = self._items.get(key)
-        if entry is None:
-            return None
-        self._items.move_to_end(key)
-        return entry[0]
+        if entry is not None and entry[0] == encoded:
+            self._items.move_to_end(key)
+            return entry[1]
+        agg = codec.decode_fold(trace_id, encoded)
+        self.put(project_id, trace_id, encoded, agg)
+        return agg
 
-    def put(self, key: tuple[int, bytes, int], agg: TraceAgg) -> None:
-        weight = 1500 + len(agg.input_text or "") + len(agg.output_text or "")
+    def put(self, project_id: int, trace_id: bytes, encoded: str, agg: TraceAgg) -> None:
+        key = (project_id, trace_id)
         previous = self._items.pop(key, None)
         if previous is not None:
-            self.bytes -= previous[1]
-        self._items[key] = (agg, weight)
-        self.bytes += weight
+            self.bytes -= len(previous[0])
+        self._items[key] = (encoded, agg)
+        self.bytes += len(encoded)
         while self.bytes > self.max_bytes and len(self._items) > 1:
-            self.bytes -= self._items.popitem(last=False)[1][1]
+            self.bytes -= len(self._items.popitem(last=False)[1][0])
 
 
 class ItemsCache:
@@ -253,7 +258,7 @@ class Refolder:
                     (project_id, session_id, fold.trace_id, fold.version, fold.home or "", encoded if belongs else "")
                 )
             if fold.home is not None:
-                self.folds.put((project_id, fold.trace_id, fold.version), agg)
+                self.folds.put(project_id, fold.trace_id, encoded, agg)
         self.conn.insert("traces", trace_rows, _TRACE_COLUMNS)
         self.conn.insert("session_traces", session_rows, _SESSION_TRACE_COLUMNS)
 
@@ -270,7 +275,7 @@ class Refolder:
                 f"WHERE project_id = {project_id} AND session_id IN {values(chunk)}"
             ):
                 belongs = home == session_id
-                agg = self._agg(project_id, trace_id, int(version), encoded) if belongs else None
+                agg = self.folds.agg(project_id, trace_id, encoded) if belongs else None
                 found[session_id].append((trace_id, int(version), belongs, agg))
             for session_id, traces in found.items():
                 if not traces:
@@ -281,14 +286,6 @@ class Refolder:
                 else:
                     rows.append(codec.session_row(project_id, session_id, folded.version, folded.rollup, folded.turns))
         self.conn.insert("sessions", rows, codec.SESSION_COLUMNS)
-
-    def _agg(self, project_id: int, trace_id: bytes, version: int, encoded: str) -> TraceAgg:
-        key = (project_id, trace_id, version)
-        agg = self.folds.get(key)
-        if agg is None:
-            agg = codec.decode_fold(trace_id, encoded)
-            self.folds.put(key, agg)
-        return agg
 
 
 def add_row(trace: TraceItems, row: Sequence[Any]) -> None:
