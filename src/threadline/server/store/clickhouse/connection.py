@@ -92,8 +92,11 @@ class Connection:
             password=unquote(parts.password or ""),
             autogenerate_session_id=False,  # queries from many threads at once
         )
-        client.command(f"CREATE DATABASE IF NOT EXISTS {self.target.database}")
-        client.database = self.target.database
+        database = self.target.database
+        found = client.query(f"SELECT count() FROM system.databases WHERE name = '{database}'").result_rows
+        if not found or not found[0][0]:  # created only when missing: a user may lack the right to create
+            client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.database = database
         return client
 
     @property
