@@ -34,6 +34,7 @@ from threadline.server.store.clickhouse.connection import Connection, refusals
 from threadline.server.store.clickhouse.erase import Eraser
 from threadline.server.store.clickhouse.refold import Refolder
 from threadline.server.store.clickhouse.schema import Schema
+from threadline.server.store.clickhouse.sql import literal, storable
 
 log = logging.getLogger("threadline.writer")
 T = TypeVar("T")
@@ -124,22 +125,30 @@ class ClickHouseWriter:
         return await asyncio.wrap_future(self.submit(project_id, items, weight))
 
     async def attach_log_events(self, project_id: int, events: Sequence[LogEvent]) -> ChangeSet:
-        change = await self._run_task(lambda: self._refolder.attach_log_events(project_id, events))
-        self._notify([change])
-        return change
+        def task() -> ChangeSet:
+            change = self._refolder.attach_log_events(project_id, events)
+            self._notify([change])
+            return change
+
+        return await self._run_task(task)
 
     async def erase_session(self, project_id: int, session_id: str) -> Erased | None:
+        if not storable(session_id):
+            return None
+
         def task() -> Erased | None:
-            found = self._eraser.live_sessions(project_id, f"session_id = {_text(session_id)}")
+            found = self._eraser.live_sessions(project_id, f"session_id = {literal(session_id)}")
             return self._eraser.erase_sessions(project_id, found) if found else None
 
         return await self._run_task(task)
 
     async def erase_user(self, project_id: int, user_ids: Sequence[str]) -> Erased:
-        return await self._run_task(lambda: self._eraser.erase_user(project_id, list(dict.fromkeys(user_ids))))
+        users = [u for u in dict.fromkeys(user_ids) if storable(u)]
+        return await self._run_task(lambda: self._eraser.erase_user(project_id, users))
 
     async def expire_sessions(self, project_id: int, session_ids: Sequence[str], before_ns: int) -> Erased:
-        return await self._run_task(lambda: self._eraser.expire_sessions(project_id, session_ids, before_ns))
+        ids = [s for s in session_ids if storable(s)]
+        return await self._run_task(lambda: self._eraser.expire_sessions(project_id, ids, before_ns))
 
     async def expire_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
         return await self._run_task(lambda: self._eraser.expire_orphan_traces(project_id, trace_ids, before_ns))
@@ -314,12 +323,6 @@ class ReadOnlyWriter:
 
     async def expire_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
         raise _read_only()
-
-
-def _text(value: str) -> str:
-    from threadline.server.store.clickhouse.sql import literal
-
-    return literal(value)
 
 
 def _unavailable(refused: StoreWriteRefused) -> StorageUnavailable:
