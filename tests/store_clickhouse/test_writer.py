@@ -11,7 +11,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from store_clickhouse.feed import prepare, run
 from store_clickhouse.workload import bodies, spans
+from support.otlp import SpanSpec, new_trace_id, request
 from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
+from threadline.server.ingest.decode import decode_protobuf
 from threadline.server.ingest.port import ChangeSet, WriterOptions
 from threadline.server.store.base import SessionQuery
 from threadline.server.store.clickhouse.store import ClickHouseStore
@@ -115,3 +117,21 @@ def test_a_read_only_store_refuses_writes(ch_path: Path) -> None:
         assert reader.stats(1).span_count == 0
     finally:
         reader.close()
+
+
+def test_spans_of_many_months_go_in_at_once(ch_path: Path) -> None:
+    """Spans are partitioned by month; a request whose spans' clocks span years is stored whole."""
+    store = ClickHouseStore(f"chdb://{ch_path}")
+    writer = store.writer(prepare, WriterOptions())
+    writer.start()
+    try:
+        month_s = 31 * 86_400
+        specs = [
+            SpanSpec(new_trace_id(), name="job", start_s=-i * month_s, end_s=-i * month_s + 1, attributes={"k": i})
+            for i in range(150)
+        ]
+        run(writer.write(1, prepare(decode_protobuf(request(*specs)).spans)))
+        assert store.stats(1).orphan_trace_count == 150
+    finally:
+        writer.stop()
+        store.close()

@@ -41,6 +41,8 @@ from threadline.server.store.clickhouse.fold import (
 )
 from threadline.server.store.clickhouse.sql import literal, values
 
+SPANS_INSERT = {"max_partitions_per_insert_block": 0}
+"""Spans are partitioned by month: one request may hold spans of any number of months (clients' clocks)."""
 IN_CHUNK = 1000
 """Keys per ``IN`` list (each key's rows are still read by one query)."""
 _TRACE_COLUMNS = (
@@ -134,7 +136,7 @@ class Refolder:
                     trace = traces[span.trace_id] = TraceItems(span.trace_id)
                 if trace.add_span(SpanCopy(span, facts, row[6]), _size(row)):
                     rows.append(row)
-        self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
+        self.conn.insert("spans", rows, codec.SPAN_COLUMNS, SPANS_INSERT)
         touched = self._refold(memory)
         changes = []
         for project_id, items in requests:
@@ -155,7 +157,7 @@ class Refolder:
                 trace = traces[event.trace_id] = TraceItems(event.trace_id)
             if trace.add_event(EventCopy(event, row[6]), _size(row)):
                 rows.append(row)
-        self.conn.insert("spans", rows, codec.SPAN_COLUMNS)
+        self.conn.insert("spans", rows, codec.SPAN_COLUMNS, SPANS_INSERT)
         touched = self._refold({project_id: traces})
         return ChangeSet(project_id, {s for named in touched.get(project_id, {}).values() for s in named})
 
