@@ -29,9 +29,11 @@ CLUSTER_SETTINGS = {
     "insert_quorum": "auto",
     "insert_quorum_parallel": 0,
     "select_sequential_consistency": 1,
+    "optimize_skip_unused_shards": 1,
 }
 """Cluster mode: an insert returns once a majority of replicas hold it, and reads see every insert that
-returned (what the exactness argument needs across replicas)."""
+returned (what the exactness argument needs across replicas); a look-up by trace or session asks only the
+shard that holds it."""
 
 
 class ClickHouseStore:
