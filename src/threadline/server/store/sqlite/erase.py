@@ -1,4 +1,7 @@
-"""Erasure (privacy requests, retention): everything stored for a session or a user, with rollups corrected."""
+"""Erasure (privacy requests, retention): everything stored for a session or a user, with rollups corrected.
+
+Texts go with what they were stored for: a session's, and those of each erased trace's spans stored while
+it had no session (``texts``)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 from threadline.server.ingest.port import Erased
 from threadline.server.ingest.rollup import saturate
 from threadline.server.store.base import chunks
+from threadline.server.store.sqlite import texts
 
 _IN_CHUNK = 500
 
@@ -34,6 +38,7 @@ def _erase_traces(conn: sqlite3.Connection, project_id: int, where: str, params:
         spans += conn.execute("DELETE FROM spans WHERE trace_pk = ?", (trace_pk,)).rowcount
         conn.execute("DELETE FROM span_log_events WHERE project_id = ? AND trace_id = ?", (project_id, trace_id))
     conn.executemany("DELETE FROM traces WHERE pk = ?", [(pk,) for pk, _ in found])
+    texts.delete_scopes(conn, [-pk for pk, _ in found])
     return Erased(spans=spans, trace_ids=[trace_id for _, trace_id in found])
 
 
@@ -42,6 +47,7 @@ def erase_session(conn: sqlite3.Connection, project_id: int, session_pk: int) ->
     for table in ("turns", "session_models", "session_journeys"):
         conn.execute(f"DELETE FROM {table} WHERE session_pk = ?", (session_pk,))
     conn.execute("DELETE FROM sessions WHERE pk = ?", (session_pk,))
+    texts.delete_scopes(conn, [session_pk])
     return erased
 
 

@@ -3,13 +3,17 @@
 Writes are shaped for speed: keys handed out in arrival order (inserts append), new rows inserted and
 existing rows updated in place (never delete-and-reinsert), sessions updating only the columns that
 changed (each indexed column costs an index update).
+
+Spans are written when their traces are (``save_traces``), once it is known which session each trace
+belongs to: their long strings are stored as texts of that session (``texts``), their bodies compressed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -28,7 +32,7 @@ from threadline.server.ingest.records import RawSpan, Resource
 from threadline.server.ingest.rollup import INT64_MAX, SessionRollup, TurnRollup
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.base import chunks
-from threadline.server.store.sqlite import codec, erase
+from threadline.server.store.sqlite import codec, compress, erase, textparts, texts
 
 _NON_STR = orjson.OPT_NON_STR_KEYS
 _IN_CHUNK = 500
@@ -114,10 +118,18 @@ def session_columns(r: SessionRollup) -> dict[str, Any]:
 class SqliteIngest:
     """Implements ``IngestTransaction`` on the writer's connection (inside an open transaction)."""
 
-    def __init__(self, conn: sqlite3.Connection, keys: dict[str, int], resource_ids: dict[bytes, int]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        keys: dict[str, int],
+        resource_ids: dict[bytes, int],
+        text_writer: texts.TextWriter,
+    ) -> None:
         self._conn = conn
         self._keys = keys
         self._resource_ids = resource_ids
+        self._texts = text_writer
+        self._unwritten: list[StoredSpan] = []
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -133,20 +145,31 @@ class SqliteIngest:
         return homes
 
     def load_trace(self, trace_pk: int) -> TraceAgg:
-        row = self._conn.execute(_TRACE_SELECT + "WHERE pk = ?", (trace_pk,)).fetchone()
-        return codec.decode_trace(row[0], row[1], row[2:-1], row[-1])
+        return self._decode_traces(self._conn.execute(_TRACE_SELECT + "WHERE pk = ?", (trace_pk,)))[0]
+
+    def _decode_traces(self, rows: Iterable[tuple[Any, ...]]) -> list[TraceAgg]:
+        found = list(rows)
+        text_of = texts.load(self._conn, [i for r in found for i in codec.trace_text_ids(r[2:-1])])
+        return [codec.decode_trace(r[0], r[1], r[2:-1], r[-1], text_of) for r in found]
 
     def stored_span_ids(self, trace_pk: int) -> set[bytes]:
+        self.finish()
         return {r[0] for r in self._conn.execute("SELECT span_id FROM spans WHERE trace_pk = ?", (trace_pk,))}
 
     def stored_spans(self, trace_pk: int) -> list[RawSpan]:
+        self.finish()
         rows = self._conn.execute(
             "SELECT t.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, "
             "s.body, r.attributes FROM spans s JOIN traces t ON t.pk = s.trace_pk "
             "JOIN resources r ON r.id = s.resource_id WHERE s.trace_pk = ?",
             (trace_pk,),
-        )
-        return [codec.rehydrate_span(row[:9], orjson.loads(row[9])) for row in rows]
+        ).fetchall()
+        docs = [codec.decode_body(row[8]) for row in rows]
+        text_of = texts.load(self._conn, [i for doc in docs for i in codec.body_text_ids(doc)])
+        return [
+            codec.rehydrate_span(row[:8], doc, orjson.loads(row[9]), text_of)
+            for row, doc in zip(rows, docs, strict=True)
+        ]
 
     def load_session(self, project_id: int, session_id: str) -> LoadedSession | None:
         row = self._conn.execute(
@@ -159,8 +182,7 @@ class SqliteIngest:
         return LoadedSession(pk, row[0], self._session_traces(pk))
 
     def _session_traces(self, pk: int) -> list[TraceAgg]:
-        rows = self._conn.execute(_TRACE_SELECT + "WHERE session_pk = ?", (pk,))
-        return [codec.decode_trace(r[0], r[1], r[2:-1], r[-1]) for r in rows]
+        return self._decode_traces(self._conn.execute(_TRACE_SELECT + "WHERE session_pk = ?", (pk,)))
 
     def new_session_pk(self) -> int:
         self._keys["session"] += 1
@@ -173,12 +195,31 @@ class SqliteIngest:
     # --- writes ----------------------------------------------------------------------------------
 
     def insert_spans(self, spans: Sequence[StoredSpan]) -> None:
+        """Kept until their traces are saved (then it is known whose texts they hold) or ``finish``."""
+        self._unwritten.extend(spans)
+
+    def finish(self) -> None:
+        """Write the spans still kept (their traces' sessions read from the database)."""
+        if self._unwritten:
+            self._write_spans({})
+
+    def _write_spans(self, scopes: dict[int, int]) -> None:
+        """Write the kept spans, their texts in the scopes given for their traces (others: as stored)."""
+        spans, self._unwritten = self._unwritten, []
+        missing = {trace_pk for trace_pk, _, _ in spans if trace_pk not in scopes}
+        if missing:
+            scopes = {**scopes, **self._stored_scopes(missing)}
         rows = []
         resource_of: dict[int, int] = {}
+        interns: dict[int, textparts.Intern] = {}
         for trace_pk, span, facts in spans:
             resource_id = resource_of.get(id(span.resource))
             if resource_id is None:
                 resource_id = resource_of[id(span.resource)] = self._resource_id(span.resource)
+            scope = scopes[trace_pk]
+            intern = interns.get(scope)
+            if intern is None:
+                intern = interns[scope] = partial(self._texts.intern, self._conn, scope)
             rows.append(
                 (
                     trace_pk,
@@ -193,10 +234,22 @@ class SqliteIngest:
                     facts.cost_usd,
                     facts.cost_source,
                     resource_id,
-                    codec.encode_body(span),
+                    compress.pack(codec.encode_body(span, intern)),
                 )
             )
+        self._texts.flush(self._conn)
         self._conn.executemany(_SPAN_INSERT, rows)
+
+    def _stored_scopes(self, trace_pks: set[int]) -> dict[int, int]:
+        """Where the texts of these traces' spans go: their session, else the trace itself (minus its key)."""
+        scopes = {pk: -pk for pk in trace_pks}
+        for chunk in chunks(sorted(trace_pks), _IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            for pk, session_pk in self._conn.execute(
+                f"SELECT pk, session_pk FROM traces WHERE pk IN ({marks}) AND session_pk IS NOT NULL", chunk
+            ):
+                scopes[pk] = session_pk
+        return scopes
 
     def _resource_id(self, resource: Resource) -> int:
         digest, encoded = codec.resource_digest(resource)
@@ -216,9 +269,13 @@ class SqliteIngest:
         return resource_id
 
     def save_traces(self, project_id: int, traces: Sequence[tuple[TraceAgg, int | None, bool]]) -> None:
+        scopes = {agg.pk: -agg.pk if session_pk is None else session_pk for agg, session_pk, _ in traces}
+        if self._unwritten:
+            self._write_spans(scopes)
         inserts, updates = [], []
         for agg, session_pk, is_new in traces:
-            columns = codec.encode_trace(agg)
+            *columns, blob = codec.encode_trace(agg, partial(self._trace_text, scopes[agg.pk]))
+            columns.append(compress.pack(blob))
             if is_new:
                 inserts.append((agg.pk, project_id, agg.trace_id, session_pk, *columns))
             else:
@@ -227,6 +284,11 @@ class SqliteIngest:
             self._conn.executemany(_TRACE_INSERT, inserts)
         if updates:
             self._conn.executemany(_TRACE_UPDATE, updates)
+
+    def _trace_text(self, scope: int, value: str) -> str | bytes:
+        """A fold's long text: a reference to the same text stored for a span, else compressed."""
+        text_id = self._texts.find(self._conn, scope, value)
+        return texts.reference(text_id) if text_id is not None else texts.encode(value)
 
     def save_sessions(self, project_id: int, writes: Sequence[SessionWrite]) -> None:
         inserts: list[tuple[Any, ...]] = []
@@ -307,9 +369,11 @@ class SqliteIngest:
         return erase.user_sessions(self._conn, project_id, user_id)
 
     def erase_session(self, project_id: int, session_pk: int) -> Erased:
+        self._texts.forget(self._conn)
         return erase.erase_session(self._conn, project_id, session_pk)
 
     def erase_orphan_traces_of(self, project_id: int, user_id: str) -> Erased:
+        self._texts.forget(self._conn)
         return erase.erase_orphan_traces_of(self._conn, project_id, user_id)
 
     def recompute_user(self, project_id: int, user_id: str) -> bool:
@@ -321,6 +385,7 @@ class SqliteIngest:
         return erase.quiet_sessions(self._conn, project_id, session_ids, before_ns)
 
     def erase_orphan_traces(self, project_id: int, trace_ids: Sequence[bytes], before_ns: int) -> Erased:
+        self._texts.forget(self._conn)
         return erase.erase_orphan_traces(self._conn, project_id, trace_ids, before_ns)
 
     def add_counters(self, project_id: int, delta: CounterDelta) -> None:

@@ -22,7 +22,7 @@ from threadline.server.store.records import (
     TraceInfo,
     TurnRecord,
 )
-from threadline.server.store.sqlite import codec
+from threadline.server.store.sqlite import codec, texts
 from threadline.server.store.sqlite.paging import add_window, keyset_page, storable
 
 ORDER_EXPRESSIONS = {
@@ -179,13 +179,19 @@ def get_turns(conn: sqlite3.Connection, project_id: int, session_pk: int) -> lis
         """,
         (project_id, project_id, session_pk),
     )
+    found = rows.fetchall()
+    text_of = texts.load(
+        conn, [i for row in found for i in (texts.referenced(row[22]), texts.referenced(row[23])) if i is not None]
+    )
     turns = []
-    for row in rows:
+    for row in found:
         fields = list(row)
         fields[3] = tuple(orjson.loads(fields[3]))  # trace_ids
         fields[14] = bool(fields[14])  # error
         fields[16] = bool(fields[16])  # tool_error
         fields[19] = orjson.loads(fields[19])  # attributes
+        fields[22] = codec.stored_text(fields[22], text_of)  # input
+        fields[23] = codec.stored_text(fields[23], text_of)  # output
         turns.append(TurnRecord(*fields))
     return turns
 
@@ -208,14 +214,16 @@ def trace_spans(conn: sqlite3.Connection, project_id: int, trace_id: bytes) -> l
         (project_id, trace_id),
     ):
         logs.setdefault(span_id, []).append(SpanEvent(name, time_ns, orjson.loads(attributes)))
+    docs = [codec.decode_body(row[8]) for row in rows]
+    text_of = texts.load(conn, [i for doc in docs for i in codec.body_text_ids(doc)])
     resources: dict[bytes, dict[str, Any]] = {}
     spans = []
-    for row in rows:
+    for row, doc in zip(rows, docs, strict=True):
         resource_json = row[12]
         resource = resources.get(resource_json)
         if resource is None:
             resource = resources[resource_json] = orjson.loads(resource_json)
-        span = codec.rehydrate_span(row[:9], resource)
+        span = codec.rehydrate_span(row[:8], doc, resource, text_of)
         extra = logs.get(span.span_id)
         if extra:
             known = {(e.name, e.time_ns) for e in span.events}

@@ -32,7 +32,7 @@ from threadline.server.store.records import (
     TraceInfo,
     UserSummary,
 )
-from threadline.server.store.sqlite import admin, analytics, db, opening, reads, users
+from threadline.server.store.sqlite import admin, analytics, db, opening, reads, texts, users
 from threadline.server.store.sqlite.checkpoint import Checkpointer
 from threadline.server.store.sqlite.ingest import SqliteIngest
 
@@ -54,6 +54,7 @@ class SqliteStore:
         self._admin_lock = threading.Lock()
         self._keys = {"session": 0, "trace": 0}
         self._resource_ids: dict[bytes, int] = {}
+        self._texts = texts.TextWriter()
         try:
             self._open_reader() if read_only else self._open_writer()
         except Exception as exc:
@@ -74,6 +75,7 @@ class SqliteStore:
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
         self._load_keys()
+        self._texts.start(self._writer)
 
     def _load_keys(self) -> None:
         assert self._writer is not None
@@ -92,7 +94,9 @@ class SqliteStore:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteIngest(conn, self._keys, self._resource_ids)
+                txn = SqliteIngest(conn, self._keys, self._resource_ids, self._texts)
+                yield txn
+                txn.finish()
                 conn.execute("COMMIT")
             except BaseException:
                 self._roll_back(conn)
@@ -106,7 +110,7 @@ class SqliteStore:
             self._checkpointer.poke()
 
     def _roll_back(self, conn: sqlite3.Connection) -> None:
-        """Undo the open transaction and forget what the failed one handed out (keys, resource ids)."""
+        """Undo the open transaction and forget what the failed one handed out (keys, resource ids, texts)."""
         if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
@@ -114,6 +118,7 @@ class SqliteStore:
                 log.warning("rollback failed; the next transaction starts afresh", exc_info=True)
         self._resource_ids.clear()
         self._load_keys()
+        self._texts.forget(conn)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

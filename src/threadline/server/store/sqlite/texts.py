@@ -1,0 +1,147 @@
+"""Long texts stored once per scope, found again by their content.
+
+A scope is a session (its key) or, for the spans of a trace stored while it had no session, that trace
+(minus its key). Span bodies and trace folds refer to a text by its id; a text lives as long as its
+scope: erasing a session or a trace deletes its scope's texts with it, so nothing outlives what it was
+stored for and no count of references is kept. A text is found by (scope, digest) and then compared
+whole, so a digest shared by two texts only costs a second row. Bodies are stored as TEXT when
+compressing would not shrink them, else as a ``compress.pack`` BLOB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from threadline.server.store.base import chunks
+from threadline.server.store.sqlite import compress
+
+MIN_CHARS = 128
+"""Strings this long or longer (and array elements this long, inside JSON texts) become texts: a text
+costs a row and an index entry (about 40 bytes) and a reference (a few bytes), so shorter ones are kept
+in the body, where compression takes care of their repeats."""
+CACHE_CHARS = 16 * 1024 * 1024
+"""Characters of recently stored texts the writer remembers, to refer to them without a look-up."""
+_IN_CHUNK = 500
+
+
+def digest(text: str) -> int:
+    """A 32-bit signed digest of ``text`` (the look-up key; texts are compared whole after)."""
+    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).digest()
+    return int.from_bytes(raw, "little", signed=True)
+
+
+def encode(text: str) -> str | bytes:
+    """The stored form of a text: itself, or compressed when that is smaller."""
+    data = text.encode("utf-8", "surrogatepass")
+    packed = compress.pack(data, dictionary=False)
+    return text if packed[0] == compress.RAW else packed
+
+
+def decode(stored: str | bytes) -> str:
+    """What ``encode`` was given."""
+    if isinstance(stored, str):
+        return stored
+    return compress.unpack(stored).decode("utf-8", "surrogatepass")
+
+
+def reference(text_id: int) -> bytes:
+    """A text column's value that stands for the text ``text_id`` (a BLOB: never taken for text)."""
+    return bytes((compress.REFERENCE,)) + text_id.to_bytes((text_id.bit_length() + 7) // 8 or 1, "little")
+
+
+def referenced(value: object) -> int | None:
+    """The text id a column's value stands for, if it is a ``reference``."""
+    if isinstance(value, bytes) and value[:1] == bytes((compress.REFERENCE,)):
+        return int.from_bytes(value[1:], "little")
+    return None
+
+
+class TextWriter:
+    """The writer's side: texts interned in a scope, new ones inserted at ``flush``. One per store; what it
+    remembers is dropped with ``forget`` (after an erasure or a failed transaction)."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[tuple[int, str], int] = OrderedDict()
+        self._cached_chars = 0
+        self._pending: dict[tuple[int, str], int] = {}
+        self._rows: list[tuple[int, int, int, str | bytes]] = []
+        self._next_id = 0
+
+    def start(self, conn: sqlite3.Connection) -> None:
+        """Read where ids continue (when opening, and after ``forget``)."""
+        self._next_id = int(conn.execute("SELECT ifnull(max(id), 0) FROM texts").fetchone()[0])
+
+    def forget(self, conn: sqlite3.Connection) -> None:
+        self._cache.clear()
+        self._cached_chars = 0
+        self._pending.clear()
+        self._rows.clear()
+        self.start(conn)
+
+    def intern(self, conn: sqlite3.Connection, scope: int, text: str) -> int:
+        """The id of ``text`` in ``scope``, stored (at the next ``flush``) if it is not yet."""
+        key = (scope, text)
+        found = self._known(key) or self._stored(conn, scope, text)
+        if found is None:
+            self._next_id += 1
+            found = self._next_id
+            self._pending[key] = found
+            self._rows.append((found, scope, digest(text), encode(text)))
+        return found
+
+    def find(self, conn: sqlite3.Connection, scope: int, text: str) -> int | None:
+        """The id of ``text`` in ``scope`` if it is stored (or pending), else None."""
+        return self._known((scope, text)) or self._stored(conn, scope, text)
+
+    def _known(self, key: tuple[int, str]) -> int | None:
+        found = self._pending.get(key)
+        if found is None:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+        return found
+
+    def _stored(self, conn: sqlite3.Connection, scope: int, text: str) -> int | None:
+        rows = conn.execute("SELECT id, body FROM texts WHERE scope = ? AND digest = ?", (scope, digest(text)))
+        for text_id, body in rows:
+            if decode(body) == text:
+                self._remember((scope, text), text_id)
+                return int(text_id)
+        return None
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Insert the texts interned since the last flush."""
+        if not self._rows:
+            return
+        conn.executemany("INSERT INTO texts (id, scope, digest, body) VALUES (?, ?, ?, ?)", self._rows)
+        for key, text_id in self._pending.items():
+            self._remember(key, text_id)
+        self._pending.clear()
+        self._rows.clear()
+
+    def _remember(self, key: tuple[int, str], text_id: int) -> None:
+        if key in self._cache:
+            return
+        self._cache[key] = text_id
+        self._cached_chars += len(key[1])
+        while self._cached_chars > CACHE_CHARS and self._cache:
+            (_, old), _ = self._cache.popitem(last=False)
+            self._cached_chars -= len(old)
+
+
+def load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
+    """The texts of these ids."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(ids)), _IN_CHUNK):
+        marks = ",".join("?" * len(chunk))
+        for text_id, body in conn.execute(f"SELECT id, body FROM texts WHERE id IN ({marks})", chunk):
+            found[text_id] = decode(body)
+    return found
+
+
+def delete_scopes(conn: sqlite3.Connection, scopes: Iterable[int]) -> None:
+    """Delete every text of these scopes."""
+    conn.executemany("DELETE FROM texts WHERE scope = ?", [(scope,) for scope in scopes])
