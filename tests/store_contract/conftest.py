@@ -28,9 +28,10 @@ def open_engine(kind: str, folder: Path) -> Store:
         from threadline.server.store.sqlite.store import SqliteStore
 
         return SqliteStore(folder)
+    from support.server import clickhouse_url
     from threadline.server.store.clickhouse.store import ClickHouseStore
 
-    return ClickHouseStore(f"chdb://{folder}")
+    return ClickHouseStore(clickhouse_url(folder))
 
 
 @dataclass

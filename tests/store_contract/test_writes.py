@@ -4,13 +4,11 @@ events join their spans; erasure and expiry leave every count exact."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from store_contract import dataset
-from store_contract.conftest import Engine, at, make_engine
+from store_contract.conftest import Engine, at
 from support.otlp import SpanSpec, new_span_id, new_trace_id
 from support.scenario import Session
 from threadline.server.ingest.logs import LogEvent
@@ -22,16 +20,10 @@ def summaries(engine: Engine, project_id: int = 1) -> dict[str, SessionSummary]:
     return {s.session_id: s for s in engine.store.list_sessions(project_id, SessionQuery(limit=1000)).items}
 
 
-def turns(engine: Engine, session_id: str) -> list[tuple[int, str | None, str | None, int]]:
-    detail = engine.store.get_session(1, session_id)
+def turns(engine: Engine, session_id: str, project_id: int = 1) -> list[tuple[int, str | None, str | None, int]]:
+    detail = engine.store.get_session(project_id, session_id)
     assert detail is not None
     return [(t.turn_number, t.input, t.output, t.span_count) for t in detail.turns]
-
-
-@pytest.fixture
-def twin(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Iterator[Engine]:
-    """A second fresh engine of the same kind as ``engine``, to compare two ways of sending."""
-    yield from make_engine(engine.kind, tmp_path / "twin")
 
 
 def test_retried_batches_change_nothing(engine: Engine) -> None:
@@ -44,18 +36,20 @@ def test_retried_batches_change_nothing(engine: Engine) -> None:
     assert engine.store.stats(1) == stats
 
 
-def test_any_order_and_any_split_give_the_same_sessions(engine: Engine, twin: Engine) -> None:
+def test_any_order_and_any_split_give_the_same_sessions(engine: Engine) -> None:
+    """The same spans into two projects: in order at once, and shuffled in small requests."""
+    twin = engine.store.create_project("twin", at(0)).id
     sessions = dataset.sessions()
     spans = [span for s in sessions for span in s.spans]
     engine.send(spans)
     shuffled = spans[:]
     random.Random(7).shuffle(shuffled)
     for start in range(0, len(shuffled), 9):
-        twin.send(shuffled[start : start + 9])
-    assert summaries(twin) == summaries(engine)
+        engine.send(shuffled[start : start + 9], project_id=twin)
+    assert summaries(engine, twin) == summaries(engine)
     for session in ("bulk-07", "broken", "journey", "ended"):
-        assert turns(twin, session) == turns(engine, session)
-    assert twin.store.stats(1) == engine.store.stats(1)
+        assert turns(engine, session, twin) == turns(engine, session)
+    assert engine.store.stats(twin) == engine.store.stats(1)
 
 
 def test_children_before_their_root_are_adopted(engine: Engine) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +20,29 @@ from threadline.server.app import create_app
 from threadline.server.serve import Server, bind, server_config
 from threadline.server.settings import Settings
 from threadline.server.store.base import Store
+
+ENGINES = ("sqlite", "clickhouse")
+engine = "sqlite"
+"""The storage engine ``run_server`` opens unless told otherwise (set per test module by ``tests/conftest.py``
+for modules marked ``both_engines``)."""
+
+
+CHDB_PATH = Path(tempfile.gettempdir()) / f"threadline-tests-chdb-{os.getpid()}"
+"""chdb runs one engine per process, on one path: every ClickHouse store of the test process lives there,
+each in a database of its own."""
+
+
+def clickhouse_url(data_dir: Path) -> str:
+    """A chdb URL whose database belongs to ``data_dir`` alone."""
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
+    return f"chdb://{CHDB_PATH}?database=t_{digest}"
+
+
+def engine_settings(kind: str, data_dir: Path) -> dict[str, object]:
+    """The settings that make a server store on ``kind``, with data of its own for ``data_dir``."""
+    if kind == "clickhouse":
+        return {"store": "clickhouse", "clickhouse_url": clickhouse_url(data_dir)}
+    return {}
 
 
 class ManualClock:
@@ -53,7 +79,8 @@ def run_server(
 ) -> Iterator[RunningServer]:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    settings = Settings(data_dir=data_dir, port=port, **overrides)  # type: ignore[arg-type]
+    chosen = {**engine_settings(engine, data_dir), **overrides} if store is None else overrides
+    settings = Settings(data_dir=data_dir, port=port, **chosen)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, store=store)
     config = server_config(app, settings, loop="asyncio", timeout_graceful_shutdown=1)
     server = Server(config)

@@ -187,7 +187,8 @@ class Store(Admin, Protocol):
         ...
 
     def list_sessions(self, project_id: int, query: SessionQuery) -> Page[SessionSummary]:
-        """A page of sessions, filtered and ordered as ``query`` says (ties by session id)."""
+        """A page of sessions, filtered and ordered as ``query`` says. Sessions of equal value come in an order
+        the engine keeps stable from page to page (SQLite: arrival; ClickHouse: session id)."""
         ...
 
     def get_session(self, project_id: int, session_id: str) -> SessionDetail | None: ...

@@ -1,5 +1,6 @@
 """One interface over the two ways to reach ClickHouse: ``http(s)://user:password@host:port/database`` (a
-server, through clickhouse-connect) and ``chdb://PATH`` (the engine in this process, through chdb).
+server, through clickhouse-connect) and ``chdb://PATH[?database=NAME]`` (the engine in this process, through
+chdb).
 
 chdb runs one engine per process: every store opened on the same path shares one ``Connection`` (counted,
 closed with the last store), and its calls are serialized by a lock. Errors come out as the contract's:
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from threadline.server.ingest.port import StoreWriteRefused
 from threadline.server.store.base import StoreUnavailable
@@ -47,10 +48,14 @@ class Target:
 
 def parse(url: str) -> Target:
     if url.startswith("chdb://"):
-        path = url[len("chdb://") :]
+        path, _, query = url[len("chdb://") :].partition("?")
         if not path:
             raise StoreUnavailable("chdb:// needs a directory: chdb:///var/lib/threadline or chdb://relative/dir")
-        return Target(url, path, "default")
+        options = parse_qs(query)
+        database = options.get("database", ["default"])[-1]
+        if set(options) - {"database"} or not _NAME.match(database):
+            raise StoreUnavailable(f"unsupported chdb URL {url!r}: use chdb://PATH or chdb://PATH?database=NAME")
+        return Target(url, path, database)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise StoreUnavailable(
@@ -68,7 +73,9 @@ class Connection:
     def __init__(self, target: Target, settings: Mapping[str, Any] | None = None) -> None:
         self.target = target
         self.settings = dict(settings or {})
-        self._lock: AbstractContextManager[Any] = threading.RLock() if target.chdb_path else nullcontext()
+        self._lock: AbstractContextManager[Any] = (
+            _engine_lock(target.chdb_path) if target.chdb_path else nullcontext()
+        )
         self._users = 0
         self._types: dict[str, dict[str, str]] = {}
         try:
@@ -82,7 +89,11 @@ class Connection:
         import clickhouse_connect
 
         if self.target.chdb_path is not None:
-            return clickhouse_connect.get_client(interface="chdb", path=self.target.chdb_path)
+            client = clickhouse_connect.get_client(interface="chdb", path=self.target.chdb_path)
+            if self.target.database != "default":
+                client.command(f"CREATE DATABASE IF NOT EXISTS {self.target.database}")
+                client.database = self.target.database
+            return client
         parts = urlsplit(self.target.url)
         client = clickhouse_connect.get_client(
             interface=parts.scheme,
@@ -187,23 +198,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
-_shared: dict[str, Connection] = {}
+_shared: dict[tuple[str, str], Connection] = {}
 _shared_lock = threading.Lock()
+_engine_locks: dict[str, threading.RLock] = {}
+
+
+def _engine_lock(path: str) -> threading.RLock:
+    """One lock per chdb engine: its clients (one per database) take turns."""
+    with _shared_lock:
+        return _engine_locks.setdefault(path, threading.RLock())
 
 
 def acquire(url: str, settings: Mapping[str, Any] | None = None) -> Connection:
-    """The connection for ``url``: a new one, or the one already open on the same chdb path."""
+    """The connection for ``url``: a new one, or the one already open on the same chdb path and database."""
     target = parse(url)
     if target.chdb_path is None:
         connection = Connection(target, settings)
         connection._users = 1
         return connection
+    key = (target.chdb_path, target.database)
     with _shared_lock:
-        shared = _shared.get(target.chdb_path)
-        if shared is None:
-            shared = _shared[target.chdb_path] = Connection(target, settings)
-        shared._users += 1
-        return shared
+        shared = _shared.get(key)
+    if shared is None:
+        shared = Connection(target, settings)  # opened outside the lock: opening an engine takes a while
+    with _shared_lock:
+        kept = _shared.setdefault(key, shared)
+        kept._users += 1
+    if kept is not shared:  # another thread opened it meanwhile
+        shared.close()
+    return kept
 
 
 def release(connection: Connection) -> None:
@@ -213,5 +236,5 @@ def release(connection: Connection) -> None:
         if connection._users > 0:
             return
         if connection.target.chdb_path is not None:
-            _shared.pop(connection.target.chdb_path, None)
+            _shared.pop((connection.target.chdb_path, connection.target.database), None)
     connection.close()
