@@ -26,8 +26,8 @@ the ratio compares like with like; its figure at 1,000,000 spans is ``ingest.py`
 
 Also reported: each server's peak RSS (the high-water mark, VmHWM, of the server process and any
 children), when its last request was answered and how many spans were stored by then, the server's
-own CPU use, and the CPU that other processes on the machine used during the run (in cores), so
-that a run disturbed by other work shows as such.
+own CPU use, and the CPU that other processes on the machine used during the run (in cores): a run
+during which they used more than ``BUSY_CORES`` is flagged as disturbed.
 
 Phoenix is installed on first use into ``benchmarks/.venv-phoenix`` (its own virtual environment, so
 its dependencies never mix with Threadline's) and started with a fresh working directory and no
@@ -59,6 +59,8 @@ DEFAULT_SPANS = 20_000
 POLL_S = 0.05
 """How often both servers' span count is read once every request has been answered."""
 TARGET_RATIO = 10.0
+BUSY_CORES = 0.25
+"""CPU used by other processes during a run, in cores, above which the run is flagged as disturbed."""
 SQLITE_HEADER = b"SQLite format 3\x00"
 CHECK = (
     "SELECT count(*) FROM spans on each server's own SQLite file, opened read-only, polled every "
@@ -95,6 +97,7 @@ class Run:
             f"(all answered at {self.acked_seconds:.2f}s with {self.stored_at_ack:,} stored; {self.retries} retries)  "
             f"peak RSS {self.peak_rss_mib:,.0f} MiB  server CPU {self.server_cores:.2f} cores  "
             f"other processes {self.other_cores:.2f} cores"
+            + ("  <- machine busy: this figure is disturbed" if self.other_cores > BUSY_CORES else "")
         )
 
 
