@@ -83,6 +83,7 @@ def main() -> None:
         queries(server.port, args.samples, random.Random(args.seed))
         send_all(server.port, list(requests(LONG_SESSIONS, time.time_ns())), 1)
         pages(server.port, args.samples)
+        print(f"\n  {'bytes on disk per span (live, WAL)':<34}{server.disk_bytes() / workload.total_spans:>10.0f} B")
         server.stop()
         print(f"\n  {'bytes on disk per span (after stop)':<34}{server.disk_bytes() / workload.total_spans:>10.0f} B")
     if args.baseline != "none":

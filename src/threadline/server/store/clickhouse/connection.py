@@ -73,9 +73,7 @@ class Connection:
     def __init__(self, target: Target, settings: Mapping[str, Any] | None = None) -> None:
         self.target = target
         self.settings = dict(settings or {})
-        self._lock: AbstractContextManager[Any] = (
-            _engine_lock(target.chdb_path) if target.chdb_path else nullcontext()
-        )
+        self._lock: AbstractContextManager[Any] = _engine_lock(target.chdb_path) if target.chdb_path else nullcontext()
         self._users = 0
         self._types: dict[str, dict[str, str]] = {}
         try:

@@ -2,7 +2,7 @@
 
 These are JSON documents; the engine compresses them (``compress.pack``) and stores long strings once
 (``textparts``, ``texts``). A span body is ``{"a": attributes, "e": events, "l": links, "m": status message,
-"s": scope, "t": texts, "u": event texts}``: given an ``intern``, each long string attribute (of the span or
+"s": scope, "t": texts, "u": event texts}``: given an ``extract``, each long string attribute (of the span or
 of an event) is left as ``0`` in its place and stored as parts under ``"t"`` (``"u"``: ``[event index,
 parts]``). Bodies written before schema version 5 are uncompressed and hold every string in place.
 """
@@ -20,21 +20,21 @@ from threadline.server.ingest.records import RawSpan, Resource, Scope, SpanEvent
 from threadline.server.ingest.rollup import INT64_MAX, SUMMED
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.sqlite import compress, textparts, texts
-from threadline.server.store.sqlite.textparts import Intern
+from threadline.server.store.sqlite.textparts import Extract
 
 # --- span bodies ---------------------------------------------------------------------------------
 
 
-def encode_body(span: RawSpan, intern: Intern | None = None) -> bytes:
-    """Everything about a span that is not a column, as JSON (long strings as texts when given ``intern``)."""
-    attributes, refs = textparts.extract(span.attributes, intern) if intern else (span.attributes, None)
+def encode_body(span: RawSpan, extract: Extract | None = None) -> bytes:
+    """Everything about a span that is not a column, as JSON (long strings as texts through ``extract``)."""
+    attributes, refs = extract(span.attributes) if extract else (span.attributes, None)
     doc: dict[str, Any] = {"a": attributes}
     if refs:
         doc["t"] = refs
     if span.events:
         events, event_refs = [], []
         for index, event in enumerate(span.events):
-            attributes, refs = textparts.extract(event.attributes, intern) if intern else (event.attributes, None)
+            attributes, refs = extract(event.attributes) if extract else (event.attributes, None)
             events.append([event.name, event.time_ns, attributes])
             if refs:
                 event_refs.append([index, refs])
@@ -148,7 +148,7 @@ def encode_trace(agg: TraceAgg, stored_text: StoredText | None = None) -> tuple[
     if stored_text is not None:
         for index in _TEXT_COLUMNS:
             value = columns[index]
-            if value is not None and len(value) >= texts.MIN_CHARS:
+            if value is not None and len(value) >= textparts.MIN_CHARS:
                 columns[index] = stored_text(value)
     return (*columns, blob)
 

@@ -211,15 +211,16 @@ class SqliteIngest:
             scopes = {**scopes, **self._stored_scopes(missing)}
         rows = []
         resource_of: dict[int, int] = {}
-        interns: dict[int, textparts.Intern] = {}
+        extracts: dict[int, textparts.Extract] = {}
         for trace_pk, span, facts in spans:
             resource_id = resource_of.get(id(span.resource))
             if resource_id is None:
                 resource_id = resource_of[id(span.resource)] = self._resource_id(span.resource)
             scope = scopes[trace_pk]
-            intern = interns.get(scope)
-            if intern is None:
-                intern = interns[scope] = partial(self._texts.intern, self._conn, scope)
+            extract = extracts.get(scope)
+            if extract is None:
+                intern = partial(self._texts.intern, self._conn, scope)
+                extract = extracts[scope] = partial(self._texts.cutter.extract, scope, intern)
             rows.append(
                 (
                     trace_pk,
@@ -234,7 +235,7 @@ class SqliteIngest:
                     facts.cost_usd,
                     facts.cost_source,
                     resource_id,
-                    compress.pack(codec.encode_body(span, intern)),
+                    compress.pack(codec.encode_body(span, extract)),
                 )
             )
         self._texts.flush(self._conn)

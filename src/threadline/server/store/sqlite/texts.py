@@ -10,27 +10,24 @@ compressing would not shrink them, else as a ``compress.pack`` BLOB.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 
 from threadline.server.store.base import chunks
 from threadline.server.store.sqlite import compress
+from threadline.server.store.sqlite.textparts import Cutter
 
-MIN_CHARS = 128
-"""Strings this long or longer (and array elements this long, inside JSON texts) become texts: a text
-costs a row and an index entry (about 40 bytes) and a reference (a few bytes), so shorter ones are kept
-in the body, where compression takes care of their repeats."""
 CACHE_CHARS = 16 * 1024 * 1024
 """Characters of recently stored texts the writer remembers, to refer to them without a look-up."""
 _IN_CHUNK = 500
 
 
 def digest(text: str) -> int:
-    """A 32-bit signed digest of ``text`` (the look-up key; texts are compared whole after)."""
-    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).digest()
-    return int.from_bytes(raw, "little", signed=True)
+    """The CRC-32 of ``text`` as a signed integer: only a look-up key (texts are compared whole after), so a
+    fast hash of 32 bits is enough; two texts sharing one cost a second row, never a wrong answer."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) - 0x80000000
 
 
 def encode(text: str) -> str | bytes:
@@ -61,7 +58,11 @@ def referenced(value: object) -> int | None:
 
 class TextWriter:
     """The writer's side: texts interned in a scope, new ones inserted at ``flush``. One per store; what it
-    remembers is dropped with ``forget`` (after an erasure or a failed transaction)."""
+    remembers is dropped with ``forget`` (after an erasure or a failed transaction).
+
+    A scope made since the writer started (or last forgot) is new: all its texts went through this writer,
+    so while none of them has left the cache, a text not in the cache is not stored and needs no look-up.
+    """
 
     def __init__(self) -> None:
         self._cache: OrderedDict[tuple[int, str], int] = OrderedDict()
@@ -69,16 +70,26 @@ class TextWriter:
         self._pending: dict[tuple[int, str], int] = {}
         self._rows: list[tuple[int, int, int, str | bytes]] = []
         self._next_id = 0
+        self._sessions_before = self._traces_before = 0
+        self._incomplete: set[int] = set()
+        """New scopes some of whose texts left the cache."""
+        self.cutter = Cutter()
+        """Cuts values into parts with the texts of this writer (forgotten with them)."""
 
     def start(self, conn: sqlite3.Connection) -> None:
-        """Read where ids continue (when opening, and after ``forget``)."""
-        self._next_id = int(conn.execute("SELECT ifnull(max(id), 0) FROM texts").fetchone()[0])
+        """Read where ids continue and which scopes exist (when opening, and after ``forget``)."""
+        self._next_id, self._sessions_before, self._traces_before = (
+            int(conn.execute(f"SELECT ifnull(max({key}), 0) FROM {table}").fetchone()[0])
+            for key, table in (("id", "texts"), ("pk", "sessions"), ("pk", "traces"))
+        )
 
     def forget(self, conn: sqlite3.Connection) -> None:
         self._cache.clear()
         self._cached_chars = 0
         self._pending.clear()
         self._rows.clear()
+        self._incomplete.clear()
+        self.cutter.forget()
         self.start(conn)
 
     def intern(self, conn: sqlite3.Connection, scope: int, text: str) -> int:
@@ -104,7 +115,14 @@ class TextWriter:
                 self._cache.move_to_end(key)
         return found
 
+    def _new(self, scope: int) -> bool:
+        return (scope > self._sessions_before if scope > 0 else -scope > self._traces_before) and (
+            scope not in self._incomplete
+        )
+
     def _stored(self, conn: sqlite3.Connection, scope: int, text: str) -> int | None:
+        if self._new(scope):
+            return None
         rows = conn.execute("SELECT id, body FROM texts WHERE scope = ? AND digest = ?", (scope, digest(text)))
         for text_id, body in rows:
             if decode(body) == text:
@@ -128,8 +146,9 @@ class TextWriter:
         self._cache[key] = text_id
         self._cached_chars += len(key[1])
         while self._cached_chars > CACHE_CHARS and self._cache:
-            (_, old), _ = self._cache.popitem(last=False)
+            (scope, old), _ = self._cache.popitem(last=False)
             self._cached_chars -= len(old)
+            self._incomplete.add(scope)
 
 
 def load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:

@@ -13,6 +13,7 @@ file and marker.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -27,6 +28,7 @@ from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.records import RawSpan, Resource, Scope, SpanEvent
 from threadline.server.ingest.trace_agg import TraceAgg
 from threadline.server.store.sqlite import codec
+from threadline.server.store.sqlite.textparts import Cutter
 
 DICTIONARY_BYTES = 16 * 1024
 _SYLLABLES = ("ka", "lo", "mi", "ren", "to", "sa", "vu", "pel", "dor", "fi", "nu", "gra", "sti", "ol", "be", "zen")
@@ -249,6 +251,7 @@ def samples(seed: int = 1, traces: int = 2000) -> Iterator[bytes]:
     """Stored bodies and fold JSON of synthetic traces."""
     synth = _Synth(seed)
     prepare = Preparer().prepare
+    extract = functools.partial(Cutter().extract, 0, lambda _: next(synth.ids))
     conventions = ("genai", "indexed", "openinference", "logfire", "langfuse")
     for index in range(traces):
         session, user = "sess_" + synth.hex(8), synth.hex(16)
@@ -256,7 +259,7 @@ def samples(seed: int = 1, traces: int = 2000) -> Iterator[bytes]:
         agg = TraceAgg(spans[0].trace_id)
         for span, facts in prepare(spans):
             agg.add(span, facts)
-            yield codec.encode_body(span, lambda _: next(synth.ids))
+            yield codec.encode_body(span, extract)
         yield codec.encode_trace(agg)[-1]
 
 

@@ -7,7 +7,7 @@
 CREATE TABLE texts (
     id          INTEGER PRIMARY KEY,
     scope       INTEGER NOT NULL,
-    digest      INTEGER NOT NULL,        -- 32 bits of BLAKE2b of the text: found by it, then compared whole
+    digest      INTEGER NOT NULL,        -- CRC-32 of the text (UTF-8): found by it, then compared whole
     body        BLOB NOT NULL            -- TEXT as is, or BLOB: compressed (compress.py)
 );
 CREATE INDEX texts_by_scope ON texts (scope, digest);
