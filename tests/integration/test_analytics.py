@@ -16,6 +16,8 @@ import pytest
 from support.scenario import Session, at, iso_at
 from support.server import ManualClock, run_server
 
+pytestmark = pytest.mark.both_engines
+
 IDLE_S = 1800
 ENDINGS = ("answered", "asked_question", "error", "tool_failure", "explicit", "converted", "active")
 

@@ -13,6 +13,8 @@ from support.server import RunningServer, run_server
 from threadline.server.app import create_app
 from threadline.server.settings import Settings
 
+pytestmark = pytest.mark.both_engines
+
 TAKES = {
     "/api/v1/sessions": ["user_id", "since", "until", "has_error", "status", "dropped_off", "min_turns", "max_turns",
                          "model", "q", "ordering", "limit", "cursor"],

@@ -9,6 +9,8 @@ import pytest
 from support.corpus import FOLDERS, expected_user_id, manifest, replay
 from support.server import ManualClock, RunningServer, run_server
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_sessions_match_manifest(server: RunningServer, folder: str) -> None:

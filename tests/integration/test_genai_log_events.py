@@ -9,6 +9,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValu
 from support.otlp import PROTOBUF, SpanSpec, new_trace_id, request
 from support.server import RunningServer
 
+pytestmark = pytest.mark.both_engines
+
 
 def _spans(trace_id: bytes) -> tuple[bytes, SpanSpec, SpanSpec]:
     root = SpanSpec(trace_id, name="chat_turn", attributes={"session.id": "s-logs", "user.id": "u-1"})

@@ -14,10 +14,15 @@ from click.testing import CliRunner
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
 
+from support import server as servers
 from support.otlp import PROTOBUF, SpanSpec, new_trace_id, request
 from support.server import RunningServer, run_server
 from threadline import hash_user_id
 from threadline.server.cli.main import main as cli
+from threadline.server.store.clickhouse import connection
+from threadline.server.store.sqlite import compress
+
+pytestmark = pytest.mark.both_engines
 
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
 EMAIL = "maria.lopez@example.com"
@@ -89,10 +94,45 @@ def turn(session_id: str, convention: str, user_id: str = "u-1") -> tuple[bytes,
 
 
 def stored_text(data_dir: Path) -> str:
-    """Every byte of the database (main file and write-ahead log) as text, after a checkpoint."""
+    """Everything stored for ``data_dir``'s server, as text: on SQLite every byte of the database (main file and
+    write-ahead log, after a checkpoint); on ClickHouse every value of every row of every table of its
+    database (the engine compresses its files, so the bytes on disk would hide what they hold)."""
+    if servers.engine == "clickhouse":
+        return clickhouse_text(servers.clickhouse_url(data_dir))
     with sqlite3.connect(data_dir / "threadline.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    return b"".join(p.read_bytes() for p in data_dir.glob("threadline.db*")).decode("utf-8", "replace")
+        unpacked = [
+            compress.unpack(value).decode("utf-8", "replace")
+            for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            for row in conn.execute(f"SELECT * FROM {table}")
+            for value in row
+            if isinstance(value, bytes) and value[:1] in _PACKED
+        ]
+    files = b"".join(p.read_bytes() for p in data_dir.glob("threadline.db*")).decode("utf-8", "replace")
+    return "\n".join([files, *unpacked])
+
+
+_PACKED = {bytes((m,)) for m in (compress.RAW, compress.ZSTD, compress.ZSTD_DICT_1)}
+"""The markers of a compressed span body, trace fold or text (the SQLite engine's ``compress.pack``)."""
+
+
+def clickhouse_text(url: str) -> str:
+    conn = connection.acquire(url)
+    try:
+        tables = conn.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        return "\n".join(_text(conn.query(f"SELECT * FROM {name}")) for (name,) in tables)
+    finally:
+        connection.release(conn)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list | tuple):
+        return "\t".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "\t".join(f"{_text(k)}\t{_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 @pytest.fixture
@@ -141,6 +181,8 @@ def test_secrets_are_redacted_by_default_in_every_convention_and_never_reach_the
     text = stored_text(data_dir)
     assert OPENAI_KEY not in text
     assert EMAIL not in text
+    assert ORDER in text  # what is kept is there to be seen
+    assert "[redacted:openai_key]" in text
 
 
 def test_project_patterns_and_a_policy_change_apply_to_what_arrives_next(server: RunningServer) -> None:
@@ -241,18 +283,25 @@ def test_an_unknown_project_is_404(server: RunningServer) -> None:
     assert answer.status_code == 404
 
 
+def store_options(data_dir: Path) -> list[str]:
+    """The command line's options that name the store of ``data_dir``'s server."""
+    if servers.engine == "clickhouse":
+        return ["--clickhouse-url", servers.clickhouse_url(data_dir)]
+    return ["--data-dir", str(data_dir)]
+
+
 def test_projects_set_on_the_command_line(data_dir: Path) -> None:
     with run_server(data_dir):
         pass  # creates the database
     runner = CliRunner()
-    args = ["projects", "set", "default", "--data-dir", str(data_dir)]
+    args = ["projects", "set", "default", *store_options(data_dir)]
     done = runner.invoke(cli, [*args, "--content-policy", "truncated", "--content-max-chars", "80",
                                "--redact-pattern", r"ORD-\d+", "--retention-days", "30"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "content truncated (80 characters)" in done.output
     assert "1 own patterns" in done.output
     assert "retention 30 days" in done.output
-    listed = runner.invoke(cli, ["projects", "list", "--data-dir", str(data_dir)])
+    listed = runner.invoke(cli, ["projects", "list", *store_options(data_dir)])
     assert "truncated" in listed.output
     assert "30 days" in listed.output
     forever = runner.invoke(cli, [*args, "--keep-forever", "--no-redact-patterns"])

@@ -13,6 +13,8 @@ import pytest
 from support.otlp import BASE_NS, PROTOBUF, SpanSpec, request, turn
 from support.server import run_server
 
+pytestmark = pytest.mark.both_engines
+
 ORDERINGS = {
     "last_activity": "last_activity",
     "first_activity": "first_activity",

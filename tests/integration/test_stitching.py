@@ -12,6 +12,8 @@ import pytest
 from support.otlp import PROTOBUF, SpanSpec, new_trace_id, request, turn
 from support.server import ManualClock, RunningServer, run_server
 
+pytestmark = pytest.mark.both_engines
+
 
 def post(client: httpx.Client, *spans: SpanSpec) -> None:
     assert client.post("/v1/traces", content=request(*spans), headers=PROTOBUF).status_code == 200

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from support.scenario import Session, at
 from support.server import ManualClock, RunningServer, run_server
+
+pytestmark = pytest.mark.both_engines
 
 
 @contextmanager

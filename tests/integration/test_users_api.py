@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from test_stream import listen
 
 from support.scenario import Session
 from support.server import ManualClock, run_server
 from threadline import hash_user_id
 from threadline.server.settings import SETTINGS
+
+pytestmark = pytest.mark.both_engines
 
 DAY = 86_400
 

@@ -68,7 +68,10 @@ def test_cluster_mode_renders_replicated_local_tables_and_distributed_ones() -> 
     inserts = [s for s in statements if s.startswith("INSERT")]
     assert len(inserts) == 1  # the default project, through the distributed table
     assert Schema("tl", cluster="prod").deletable("spans") == "spans_local ON CLUSTER 'prod'"
-    assert any("_local ON CLUSTER 'prod'" in s for s in Schema("tl", cluster="prod").migrations_table())
+    first = Schema("tl", cluster="prod").migrations_table()
+    assert first[0] == "CREATE DATABASE IF NOT EXISTS tl ON CLUSTER 'prod'"  # on every node, before any table
+    assert any("_local ON CLUSTER 'prod'" in s for s in first)
+    assert not any("DATABASE" in s for s in Schema("tl").migrations_table())
 
 
 def test_a_bad_cluster_name_is_refused() -> None:

@@ -75,11 +75,18 @@ class RunningServer:
 
 @contextmanager
 def run_server(
-    data_dir: Path, *, clock: Clock | None = None, store: Store | None = None, **overrides: object
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    shared_with: Path | None = None,
+    **overrides: object,
 ) -> Iterator[RunningServer]:
+    """A server on a loopback port storing in ``data_dir`` (on ``engine``), or in ``store``; with
+    ``shared_with``, in the same ClickHouse database as the server of that data directory."""
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    chosen = {**engine_settings(engine, data_dir), **overrides} if store is None else overrides
+    chosen = {**engine_settings(engine, shared_with or data_dir), **overrides} if store is None else overrides
     settings = Settings(data_dir=data_dir, port=port, **chosen)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, store=store)
     config = server_config(app, settings, loop="asyncio", timeout_graceful_shutdown=1)

@@ -101,6 +101,15 @@ GC_THRESHOLDS = (100_000, 50, 1_000)
 cyclic collector's default first threshold (700) ran it thousands of times a second for nothing."""
 
 
+def _admin_source(settings: Settings) -> str:
+    """How ``threadline keys create`` reaches this server's store (the end of the command line)."""
+    if settings.store == "sqlite":
+        return f"--data-dir {settings.data_dir}`"
+    if settings.clickhouse_url.startswith("chdb:"):
+        return "--clickhouse-url URL` after stopping this server (chdb opens its directory in one process)"
+    return "--clickhouse-url URL` with THREADLINE_SECRET_KEY set to this server's --secret-key"
+
+
 def tune_garbage_collection() -> None:
     """Collect rarely, and leave what start-up made (modules, price tables) out of every later collection."""
     gc.collect()
@@ -139,9 +148,8 @@ async def run(settings: Settings) -> None:
         )
         click.echo(f"Open {scheme}://{settings.host}:{settings.port}/ for the sessions; the API is described at /docs")
         if settings.auth and not store.api_keys():
-            where = f"--data-dir {settings.data_dir}" if settings.store == "sqlite" else "--clickhouse-url URL"
-            click.echo(f"No API key exists yet: create one with `threadline keys create --project default {where}`",
-                       err=True)  # fmt: skip
+            click.echo(f"No API key exists yet: create one with `threadline keys create --project default "
+                       f"{_admin_source(settings)}", err=True)  # fmt: skip
     demo = None
     if server.started and settings.demo:
         from threadline.server.demo import start_demo

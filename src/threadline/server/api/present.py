@@ -23,6 +23,13 @@ from threadline.server.store.records import (
 )
 
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
+USD_DIGITS = 12
+"""Costs are shown to a trillionth of a dollar: a sum of prices carries noise in its last bits that depends
+on the order it was added in, which differs between engines; every real price is kept exactly."""
+
+
+def usd(value: float | None) -> float | None:
+    return None if value is None else round(value, USD_DIGITS)
 
 
 def session_summary(row: SessionSummary, now_ns: int, idle_timeout_ns: int) -> dict[str, Any]:
@@ -52,7 +59,7 @@ def _summary(row: SessionSummary, life: Lifecycle, drop: Dropoff) -> dict[str, A
         "cache_read_tokens": row.cache_read_tokens,
         "cache_write_tokens": row.cache_write_tokens,
         "reasoning_tokens": row.reasoning_tokens,
-        "total_cost_usd": row.total_cost_usd,
+        "total_cost_usd": usd(row.total_cost_usd),
         "cost_source": row.cost_source,
         "unpriced_calls": row.unpriced_calls,
         "first_activity": iso(row.first_ns),
@@ -119,7 +126,7 @@ def turn(row: TurnRecord, windows: WindowLookup) -> dict[str, Any]:
         "output": row.output,
         "input_tokens": row.input_tokens,
         "output_tokens": row.output_tokens,
-        "total_cost_usd": row.total_cost_usd,
+        "total_cost_usd": usd(row.total_cost_usd),
         "cost_source": row.cost_source,
         "llm_call_count": row.llm_call_count,
         "tool_call_count": row.tool_call_count,
@@ -200,7 +207,7 @@ def span(row: SpanRecord) -> dict[str, Any]:
         "cache_read_tokens": facts.cache_read_tokens,
         "cache_write_tokens": facts.cache_write_tokens,
         "reasoning_tokens": facts.reasoning_tokens,
-        "cost_usd": row.cost_usd,
+        "cost_usd": usd(row.cost_usd),
         "cost_source": row.cost_source,
         "input": facts.input_text,
         "output": facts.output_text,
@@ -225,7 +232,7 @@ def user(row: UserSummary) -> dict[str, Any]:
         "error_count": row.error_count,
         "input_tokens": row.input_tokens,
         "output_tokens": row.output_tokens,
-        "total_cost_usd": row.total_cost_usd,
+        "total_cost_usd": usd(row.total_cost_usd),
         "first_seen": iso(row.first_ns),
         "last_seen": iso(row.last_ns),
         "retention_days": max(row.last_ns - row.first_ns, 0) / 86_400e9,

@@ -8,10 +8,12 @@ on the last line, so that ``KEY=$(threadline keys create ... | tail -n 1)`` capt
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +26,58 @@ from threadline.server.cli import render as r
 from threadline.server.cli.client import DEFAULT_URL, ApiRefusal
 from threadline.server.cli.options import UsageLine
 from threadline.server.ingest.privacy import POLICIES
+from threadline.server.settings import Settings
 from threadline.server.store.base import ApiKey, Project, StoreUnavailable
+from threadline.server.store.opening import open_store
 
 SECRET_ENV = "THREADLINE_SECRET_KEY"
 
 
+@dataclass(frozen=True)
+class Local:
+    """The database to work on directly: SQLite in ``data_dir``, or ClickHouse at ``clickhouse_url``."""
+
+    data_dir: Path | None
+    clickhouse_url: str
+    clickhouse_cluster: str
+
+
 def _source(command: Any) -> Any:
-    """``--url`` / ``--api-key`` or ``--data-dir``; the command receives ``source``."""
-    command = click.option(
-        "--data-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        metavar="DIR",
-        default=None,
-        help="Work on this database directly (the server's machine; how the first key is made).",
-    )(command)
-    command = click.option(
-        "--api-key", metavar="KEY", envvar="THREADLINE_API_KEY", show_envvar=True, help="A full key of the project."
-    )(command)
-    return click.option(
-        "--url", metavar="URL", default=DEFAULT_URL, envvar="THREADLINE_URL", show_default=True, show_envvar=True,
-        help="The Threadline server to ask.",
-    )(command)  # fmt: skip
+    """``--url`` / ``--api-key``, or the database itself (``--data-dir`` or ``--clickhouse-url``): the command
+    receives ``url``, ``api_key`` and ``local`` (None: through the server at ``url``)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, data_dir: Path | None, clickhouse_url: str, clickhouse_cluster: str, **kwargs: Any) -> Any:
+        if clickhouse_cluster and not clickhouse_url:
+            raise UsageLine("--clickhouse-cluster needs --clickhouse-url")
+        local = Local(data_dir, clickhouse_url, clickhouse_cluster) if data_dir or clickhouse_url else None
+        return command(*args, local=local, **kwargs)
+
+    options = [
+        click.option(
+            "--clickhouse-cluster", metavar="NAME", default="", envvar="THREADLINE_CLICKHOUSE_CLUSTER",
+            help="With --clickhouse-url: the cluster the servers run on (--clickhouse-cluster of serve).",
+        ),
+        click.option(
+            "--clickhouse-url", metavar="URL", default="", envvar="THREADLINE_CLICKHOUSE_URL",
+            help="Work on this ClickHouse store directly (the servers' --clickhouse-url; needs THREADLINE_SECRET_KEY "
+            "for keys when it is a ClickHouse server).",
+        ),
+        click.option(
+            "--data-dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR", default=None,
+            help="Work on this database directly (the server's machine; how the first key is made).",
+        ),
+        click.option(
+            "--api-key", metavar="KEY", envvar="THREADLINE_API_KEY", show_envvar=True, help="A full key of the project."
+        ),
+        click.option(
+            "--url", metavar="URL", default=DEFAULT_URL, envvar="THREADLINE_URL", show_default=True, show_envvar=True,
+            help="The Threadline server to ask.",
+        ),
+    ]  # fmt: skip
+    for option in options:
+        run = option(run)
+    return run
 
 
 @click.group()
@@ -55,10 +88,10 @@ def projects() -> None:
 @projects.command("create")
 @click.argument("name")
 @_source
-def create_project(name: str, url: str, api_key: str | None, data_dir: Path | None) -> None:
+def create_project(name: str, url: str, api_key: str | None, local: Local | None) -> None:
     """Create a project (on the database: --data-dir; through a server only when it runs without --auth)."""
-    if data_dir is not None:
-        with _local(data_dir) as (store, _):
+    if local is not None:
+        with _local(local) as (store, _):
             project = _admin(lambda: admin.create_project(store, name, time.time_ns()))
         click.echo(f"Created project {project.name}.")
         return
@@ -68,10 +101,10 @@ def create_project(name: str, url: str, api_key: str | None, data_dir: Path | No
 
 @projects.command("list")
 @_source
-def list_projects(url: str, api_key: str | None, data_dir: Path | None) -> None:
+def list_projects(url: str, api_key: str | None, local: Local | None) -> None:
     """List projects with their content policy and retention."""
-    if data_dir is not None:
-        with _local(data_dir) as (store, _):
+    if local is not None:
+        with _local(local) as (store, _):
             rows = [_project_row(p) for p in store.projects()]
     else:
         rows = [
@@ -120,7 +153,7 @@ def set_project(
     keep_forever: bool,
     url: str,
     api_key: str | None,
-    data_dir: Path | None,
+    local: Local | None,
 ) -> None:
     """Change a project's privacy and retention; settings not given stay as they are.
 
@@ -143,8 +176,8 @@ def set_project(
         change["retention_days"] = None
     if not change:
         raise UsageLine("nothing to change: give at least one setting (see --help)")
-    if data_dir is not None:
-        with _local(data_dir) as (store, _):
+    if local is not None:
+        with _local(local) as (store, _):
             project = _admin(lambda: admin.configure_project(store, name, **_settings_of(change)))
         row = _project_settings(project)
     else:
@@ -189,16 +222,14 @@ def keys() -> None:
 @click.option("--read-only", "scope", flag_value="read", help="Read the project (API, pages, exports); no ingest.")
 @click.option("--ingest-only", "scope", flag_value="ingest", help="Send spans only; read nothing.")
 @_source
-def create_key(
-    project: str, name: str, scope: str | None, url: str, api_key: str | None, data_dir: Path | None
-) -> None:
+def create_key(project: str, name: str, scope: str | None, url: str, api_key: str | None, local: Local | None) -> None:
     """Create a key; it is printed once, alone on the last line.
 
     Without --read-only or --ingest-only the key is full: it ingests, reads, erases and manages keys.
     """
     scope = scope or "full"
-    if data_dir is not None:
-        with _local(data_dir) as (store, secret):
+    if local is not None:
+        with _local(local) as (store, secret):
             made = _admin(lambda: admin.create_key(store, secret, project, name, scope, time.time_ns()))  # type: ignore[arg-type]
         key, public = made.key, made.record.id
     else:
@@ -213,10 +244,10 @@ def create_key(
 @keys.command("list")
 @click.option("--project", metavar="NAME", help="Only this project's keys (--data-dir).")
 @_source
-def list_keys(project: str | None, url: str, api_key: str | None, data_dir: Path | None) -> None:
+def list_keys(project: str | None, url: str, api_key: str | None, local: Local | None) -> None:
     """List keys (never the keys themselves): id, project, label, scope, when made, last used, revoked."""
-    if data_dir is not None:
-        with _local(data_dir) as (store, _):
+    if local is not None:
+        with _local(local) as (store, _):
             names = {p.id: p.name for p in store.projects()}
             wanted = _admin(lambda: admin.project_named(store, project)).id if project else None
             rows = [_key_row(k, names.get(k.project_id, "?")) for k in store.api_keys(wanted)]
@@ -242,11 +273,11 @@ def list_keys(project: str | None, url: str, api_key: str | None, data_dir: Path
 @keys.command("revoke")
 @click.argument("key_id")
 @_source
-def revoke_key(key_id: str, url: str, api_key: str | None, data_dir: Path | None) -> None:
+def revoke_key(key_id: str, url: str, api_key: str | None, local: Local | None) -> None:
     """Revoke a key by its id (tl_...): it stops working within seconds, with its web sessions."""
     key_id = key_id if key_id.count("_") == 1 else "_".join(key_id.split("_")[:2])  # a whole key names its id
-    if data_dir is not None:
-        with _local(data_dir) as (store, _):
+    if local is not None:
+        with _local(local) as (store, _):
             _admin(lambda: admin.revoke_key(store, key_id, time.time_ns()))
     else:
         _remote(url, api_key, "DELETE", f"/api/v1/keys/{key_id}")
@@ -257,20 +288,34 @@ def revoke_key(key_id: str, url: str, api_key: str | None, data_dir: Path | None
 
 
 @contextmanager
-def _local(data_dir: Path) -> Iterator[tuple[Any, bytes]]:
-    from threadline.server.store.sqlite.db import database_path
-    from threadline.server.store.sqlite.store import SqliteStore
+def _local(local: Local) -> Iterator[tuple[Any, bytes]]:
+    """The store ``local`` names, opened (and migrated), with the secret keys are hashed with."""
+    configured = os.environ.get(SECRET_ENV, "")
+    data_dir = (local.data_dir or Path(Settings().data_dir)).expanduser()
+    if local.clickhouse_url:
+        if not configured and not local.clickhouse_url.startswith("chdb:"):
+            raise click.ClickException(
+                f"a ClickHouse server's keys are hashed with the servers' --secret-key: set {SECRET_ENV} to it"
+            )
+        settings = Settings(
+            store="clickhouse",
+            clickhouse_url=local.clickhouse_url,
+            clickhouse_cluster=local.clickhouse_cluster,
+            data_dir=data_dir,
+        )
+    else:
+        from threadline.server.store.sqlite.db import database_path
 
-    data_dir = data_dir.expanduser()
-    if not database_path(data_dir).exists():
-        click.echo(f"A new Threadline database in {data_dir}: serve it with `threadline serve --data-dir {data_dir}`.",
-                   err=True)  # fmt: skip
+        settings = Settings(data_dir=data_dir)
+        if not database_path(data_dir).exists():
+            serve = f"threadline serve --data-dir {data_dir}"
+            click.echo(f"A new Threadline database in {data_dir}: serve it with `{serve}`.", err=True)
     try:
-        store = SqliteStore(data_dir)
+        store = open_store(settings)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        yield store, server_secret(os.environ.get(SECRET_ENV, ""), data_dir)
+        yield store, server_secret(configured, data_dir)
     finally:
         store.close()
 

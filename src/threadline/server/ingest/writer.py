@@ -222,13 +222,13 @@ class Writer:
             for job in jobs:  # isolate the failing request; the others still commit
                 self._commit_claimed([job])
             return
-        for job, change in zip(jobs, changes, strict=True):
-            self._finish(job, result=change)
-        if self._on_commit is not None:
+        if self._on_commit is not None:  # before the acknowledgements: a client that heard "stored" finds it fed
             try:
                 self._on_commit(changes)
             except Exception:
                 log.exception("a commit listener failed")
+        for job, change in zip(jobs, changes, strict=True):
+            self._finish(job, result=change)
 
     def _apply(self, jobs: list[_Job]) -> list[ChangeSet]:
         with self._store.write() as txn:

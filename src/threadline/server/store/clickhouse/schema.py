@@ -94,7 +94,12 @@ class Schema:
         return [local, distributed]
 
     def migrations_table(self) -> list[str]:
-        return self.render(
+        """What runs before the migrations: on a cluster, the database on every node (the connection made it
+        on the node it reached only), then the table of applied migrations."""
+        database = [] if self.cluster is None else [
+            f"CREATE DATABASE IF NOT EXISTS {self.database} ON CLUSTER '{self.cluster}'"
+        ]  # fmt: skip
+        return database + self.render(
             f"-- shard key: version\nCREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, "
             "applied_ns Int64) ENGINE = ReplacingMergeTree ORDER BY version;"
         )

@@ -224,9 +224,9 @@ class ClickHouseWriter:
                 self._commit_claimed([job])
             return
         self._commits += 1
+        self._notify(changes)  # before the acknowledgements: a client that heard "stored" finds the change fed
         for job, change in zip(jobs, changes, strict=True):
             self._finish(job, result=change)
-        self._notify(changes)
 
     def _task(self, job: _Job) -> None:
         assert job.task is not None
