@@ -6,7 +6,8 @@
 Builds the request bodies of ``ingest.py`` (``workload.py``, seeded: 500 spans a request, 4 spans a turn,
 5 turns a session) and runs each stage the server runs on them, timed per span in CPU time of the
 thread that runs it (``time.thread_time``: other processes on a shared machine change it less than the
-clock on the wall; the write stage's wall time is printed too):
+clock on the wall; the write stage's wall time is printed too), the garbage collector tuned as the server
+tunes it (``serve.tune_garbage_collection``):
 
 * decode: ``decode.decode_protobuf`` of each body (the default privacy does nothing);
 * prepare: ``Preparer.prepare`` (normalize, price) of each request's spans;
@@ -47,6 +48,7 @@ from threadline.server.ingest.port import SpanItem
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
 from threadline.server.ingest.stitch import Stitcher
+from threadline.server.serve import tune_garbage_collection
 from threadline.server.store.sqlite import db
 from threadline.server.store.sqlite.store import SqliteStore
 from workload import Workload, requests
@@ -77,6 +79,7 @@ def main() -> None:
     print(f"workload: {workload.sessions} sessions, {spans} spans, {len(bodies)} requests")
 
     preparer = Preparer()
+    tune_garbage_collection()  # as ``threadline serve`` does once started
     per_commit = args.requests_per_commit
     with tempfile.TemporaryDirectory(prefix="threadline-writer-") as tmp:
         times, disk = run_stages(Path(tmp) / "data", bodies, per_commit, preparer)
