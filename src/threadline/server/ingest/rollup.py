@@ -13,13 +13,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from threadline import semconv as sc
 from threadline.server.ingest.normalize import MAX_TURN_NUMBER, as_count
 from threadline.server.ingest.trace_agg import COLLISION_MARK, TraceAgg, collided, turn_key
 from threadline.server.intelligence import dropoff, journeys, lifecycle
-from threadline.server.intelligence.context import WindowLookup, context_window
+from threadline.server.intelligence.context import WindowLookup, context_pct
 
 __all__ = [
     "SUMMED",
@@ -151,15 +152,18 @@ def saturate(value: int) -> int:
     return value if value <= INT64_MAX else INT64_MAX
 
 
+_summed = attrgetter(*SUMMED)
+
+
 def _sums(items: Sequence[TraceAgg] | Sequence[TurnRollup]) -> dict[str, Any]:
-    totals = {name: getattr(items[0], name) for name in SUMMED}
+    totals = list(_summed(items[0]))
     for item in items[1:]:
-        for name in SUMMED:
-            totals[name] += getattr(item, name)
-    for name, total in totals.items():
-        if isinstance(total, int) and total > INT64_MAX:
-            totals[name] = INT64_MAX
-    return totals
+        for index, value in enumerate(_summed(item)):
+            totals[index] += value
+    return {
+        name: INT64_MAX if isinstance(total, int) and total > INT64_MAX else total
+        for name, total in zip(SUMMED, totals, strict=True)
+    }
 
 
 def split_turn(key: str, traces: Sequence[TraceAgg]) -> dict[str, list[TraceAgg]]:
@@ -343,18 +347,15 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
     for turn in turns:
         if turn.models:
             models.extend(m for m in turn.models if m not in models)
-        if turn.attributes:
-            attributes.update({k: v for k, v in turn.attributes.items() if k.startswith(_SESSION_SEED)})
-            dropoff_attributes.update({k: v for k, v in turn.attributes.items() if k.startswith("dropoff.")})
+        _seed_into(turn.attributes, attributes, dropoff_attributes)
         user_id = user_id or turn.user_id
         errored += turn.error
         if options.intelligence:
-            pct = context_window(turn.context_tokens, turn.attributes, turn.model, options.windows).pct
+            pct = context_pct(turn.context_tokens, turn.attributes, turn.model, options.windows)
             if pct is not None and (max_pct is None or pct > max_pct):
                 max_pct = pct
     for event in events:
-        attributes.update({k: v for k, v in event.seed.items() if k.startswith(_SESSION_SEED)})
-        dropoff_attributes.update({k: v for k, v in event.seed.items() if k.startswith("dropoff.")})
+        _seed_into(event.seed, attributes, dropoff_attributes)
         user_id = user_id or event.user_id
     sums = _sums(turns) if turns else dict.fromkeys(SUMMED, 0)
     first_turn = min(turns, key=lambda t: (t.number, t.start_ns)) if turns else None
@@ -403,6 +404,16 @@ def fold_session(turns: list[TurnRollup], traces: Sequence[TraceAgg], options: F
         max_context_pct=max_pct,
         turn_latencies=tuple(max(t.end_ns - t.start_ns, 0) for t in turns),
     )
+
+
+def _seed_into(seed: dict[str, Any], session: dict[str, Any], dropoff_seed: dict[str, Any]) -> None:
+    """A turn's or session event's session vocabulary (``session.*``, ``user.*``) and drop-off marks
+    (``dropoff.*``), added to the session's in order (later values win)."""
+    for key, value in seed.items():
+        if key.startswith(_SESSION_SEED):
+            session[key] = value
+        elif key.startswith("dropoff."):
+            dropoff_seed[key] = value
 
 
 def _end_reason(seed: dict[str, Any]) -> str | None:

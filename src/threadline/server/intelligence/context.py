@@ -38,11 +38,7 @@ def context_window(
     tokens: int | None, attributes: Mapping[str, Any], model: str | None, windows: WindowLookup
 ) -> ContextWindow:
     """Tokens in context, the limit (the client's, else the model's), the percentage, pruning."""
-    limit = as_int(attributes.get(sc.CONTEXT_LIMIT))
-    source = "client" if limit else None
-    if not limit:
-        limit = windows(None, model)
-        source = "model" if limit else None
+    limit, source = _limit(attributes, model, windows)
     pct = as_float(attributes.get(sc.CONVERSATION_CONTEXT_WINDOW_PCT))
     if pct is None and tokens is not None and limit:
         pct = round(100.0 * tokens / limit, 2)
@@ -56,3 +52,23 @@ def context_window(
         pruned=pruned is True or str(pruned).lower() == "true" or bool(messages_pruned),
         messages_pruned=messages_pruned,
     )
+
+
+def context_pct(
+    tokens: int | None, attributes: Mapping[str, Any], model: str | None, windows: WindowLookup
+) -> float | None:
+    """``context_window(...).pct`` alone, the limit looked up only when the client sent no percentage."""
+    pct = as_float(attributes.get(sc.CONVERSATION_CONTEXT_WINDOW_PCT))
+    if pct is not None or tokens is None:
+        return pct
+    limit = _limit(attributes, model, windows)[0]
+    return round(100.0 * tokens / limit, 2) if limit else None
+
+
+def _limit(attributes: Mapping[str, Any], model: str | None, windows: WindowLookup) -> tuple[int | None, str | None]:
+    """The context limit and where it comes from: the client's (``context.limit``), else the model's."""
+    limit = as_int(attributes.get(sc.CONTEXT_LIMIT))
+    if limit:
+        return limit, "client"
+    limit = windows(None, model)
+    return limit, "model" if limit else None
