@@ -47,6 +47,8 @@ class Workload:
     spans_per_turn: int = 4
     spans_per_request: int = 500
     seed: int = 7
+    history_messages: int = 8
+    """Messages of the conversation each LLM call resends (as an agent that keeps a window); 0: all of them."""
 
     @property
     def total_spans(self) -> int:
@@ -75,8 +77,9 @@ def _messages(history: list[tuple[str, str]]) -> str:
 
 
 class _Session:
-    def __init__(self, rng: random.Random, index: int, start_ns: int) -> None:
+    def __init__(self, rng: random.Random, index: int, start_ns: int, history_messages: int = 8) -> None:
         self.index = index
+        self.history_messages = history_messages
         self.id = f"sess_{rng.getrandbits(64):016x}"
         self.user = f"{rng.getrandbits(128):032x}"
         self.provider, self.model = MODELS[index % len(MODELS)]
@@ -177,7 +180,7 @@ def _turn_spans(rng: random.Random, session: _Session) -> list[Span]:
         llm2.status.message = "RateLimitError: Error code: 429"
     else:
         llm2.attributes.append(_kv("gen_ai.output.messages", _messages([("assistant", answer)])[1:]))
-    session.history = [*history, ("assistant", answer)][-8:]
+    session.history = [*history, ("assistant", answer)][-session.history_messages :]
     session.next_ns = t_end + rng.randint(5, 90) * 10**9
     return [root, llm1, tool_span, llm2]
 
@@ -208,7 +211,7 @@ def requests(workload: Workload, now_ns: int) -> Iterator[bytes]:
         while len(active) < interleave and started < workload.sessions:
             # Sessions start over the last three days, so some are active and most have ended.
             start = now_ns - rng.randint(0, 3 * DAY_NS)
-            active.append(_Session(rng, started, start))
+            active.append(_Session(rng, started, start, workload.history_messages))
             started += 1
         session = active[rng.randrange(len(active))]
         pending.extend(_turn_spans(rng, session))

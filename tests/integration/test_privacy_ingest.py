@@ -102,7 +102,7 @@ def stored_text(data_dir: Path) -> str:
     with sqlite3.connect(data_dir / "threadline.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         unpacked = [
-            compress.unpack(value).decode("utf-8", "replace")
+            compress.unpack(value[9:] if value[0] == compress.COMPOSITE else value).decode("utf-8", "replace")
             for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
             for row in conn.execute(f"SELECT * FROM {table}")
             for value in row
@@ -112,8 +112,9 @@ def stored_text(data_dir: Path) -> str:
     return "\n".join([files, *unpacked])
 
 
-_PACKED = {bytes((m,)) for m in (compress.RAW, compress.ZSTD, compress.ZSTD_DICT_1)}
-"""The markers of a compressed span body, trace fold or text (the SQLite engine's ``compress.pack``)."""
+_PACKED = {bytes((m,)) for m in (compress.RAW, compress.ZSTD, compress.ZSTD_DICT_1, compress.COMPOSITE)}
+"""The markers of a compressed span body, trace fold or text (the SQLite engine's ``compress.pack``), and of
+a composite text (an id, then what surrounds that text, packed)."""
 
 
 def clickhouse_text(url: str) -> str:

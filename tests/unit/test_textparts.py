@@ -5,12 +5,13 @@ does not depend on what the cutter saw before."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from threadline.server.store.sqlite import splitting, textparts
+from threadline.server.store.sqlite import db, splitting, textparts, texts
 from threadline.server.store.sqlite.textparts import Cutter
 
 _SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -102,3 +103,52 @@ def test_pieces_refuse_what_is_not_a_json_container() -> None:
     assert found is not None
     assert "".join(piece for _, piece in found) == ' [1, {"b": 2}]\n'
     assert [piece for element, piece in found if element] == ["1", '{"b": 2}']
+
+
+# --- texts stored once per scope, messages as composites (SQLite) ----------------------------------------
+
+
+def _database() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    db.migrate(conn)
+    return conn
+
+
+def test_a_message_and_the_plain_string_it_holds_are_one_text() -> None:
+    conn, writer = _database(), texts.TextWriter()
+    # The scope is a trace stored before the writers start, so that they look texts up in the table.
+    conn.execute("INSERT INTO traces (pk, project_id, trace_id, start_ns, end_ns, span_count, agg) "
+                 "VALUES (7, 1, x'00', 0, 0, 0, x'')")  # fmt: skip
+    writer.start(conn)
+    answer = "It ships tomorrow from the Lyon warehouse, " * 5
+    message = json.dumps({"role": "assistant", "parts": [{"type": "text", "content": answer}]})
+    message_id = writer.intern(conn, -7, message)
+    answer_id = writer.intern(conn, -7, answer)
+    writer.flush(conn)
+    assert conn.execute("SELECT count(*) FROM texts").fetchone()[0] == 2  # the answer once, the message around it
+    assert texts.load(conn, [message_id, answer_id]) == {message_id: message, answer_id: answer}
+    assert texts.load(conn, [message_id]) == {message_id: message}
+    again = texts.TextWriter()  # a writer that starts cold finds both by their content
+    again.start(conn)
+    assert again.find(conn, -7, message) == message_id
+    assert again.find(conn, -7, answer) == answer_id
+
+
+_OBJECTISH = st.one_of(
+    st.lists(_WORDS, max_size=4).map(lambda xs: json.dumps({"parts": [{"content": x} for x in xs]})),
+    st.lists(_WORDS, max_size=4).map(lambda xs: json.dumps({"parts": xs}, ensure_ascii=False)),
+    _WORDS.map(lambda x: "{" + x),
+    _WORDS.map(lambda x: '{"a": "' + x * 3 + '"' + x),
+)
+
+
+@_SETTINGS
+@given(st.lists(_OBJECTISH, min_size=1, max_size=6))
+def test_every_stored_text_reads_back_as_it_came(values: list[str]) -> None:
+    conn, writer = _database(), texts.TextWriter()
+    writer.start(conn)
+    ids = [writer.intern(conn, 1, value) for value in values]
+    writer.flush(conn)
+    assert texts.load(conn, ids) == dict(zip(ids, values, strict=True))
+    for value, text_id in zip(values, ids, strict=True):
+        assert texts.load(conn, [text_id]) == {text_id: value}

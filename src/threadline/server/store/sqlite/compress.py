@@ -24,6 +24,9 @@ ZSTD_DICT_1 = 0x01
 ZSTD = 0x02
 REFERENCE = 0x10
 """Not compressed: the id of a text stored once (``texts.reference``); ``unpack`` refuses it."""
+COMPOSITE = 0x11
+"""A stored text made of another text and what surrounds it (``texts``, schema version 6); ``unpack``
+refuses it."""
 _LEGACY = frozenset(b"{[")
 LEVEL = 3
 """zstd's level: on values this small, 1 costs as much and gives a few percent more."""

@@ -6,10 +6,17 @@ scope: erasing a session or a trace deletes its scope's texts with it, so nothin
 stored for and no count of references is kept. A text is found by (scope, digest) and then compared
 whole, so a digest shared by two texts only costs a second row. Bodies are stored as TEXT when
 compressing would not shrink them, else as a ``compress.pack`` BLOB.
+
+A JSON object holding a long string (a message: ``{"role": "user", "parts": [{"content": "..."}]}``) is
+stored as a composite (since schema version 6): the string as a text of its own in the same scope, and the
+object as what surrounds it plus that text's id. The same words then take one row whether they arrive as a
+message in a call's history or as a plain attribute (a turn's ``input.value``, an answer's
+``output.value``). Only strings without escapes are shared: their JSON form is the string itself.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import zlib
 from collections import OrderedDict
@@ -17,8 +24,12 @@ from collections.abc import Iterable
 
 from threadline.server.store.base import chunks
 from threadline.server.store.sqlite import compress
-from threadline.server.store.sqlite.textparts import Cutter
+from threadline.server.store.sqlite.textparts import MIN_CHARS, Cutter
 
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+"""A JSON string token (in a valid JSON text, every ``"`` outside a string starts one)."""
+_SKELETON_SEPARATOR = "\x00"
+"""Between a composite's prefix and suffix (a text holding one is never a composite)."""
 CACHE_CHARS = 16 * 1024 * 1024
 """Characters of recently stored texts the writer remembers, to refer to them without a look-up."""
 _IN_CHUNK = 500
@@ -54,6 +65,36 @@ def referenced(value: object) -> int | None:
     if isinstance(value, bytes) and value[:1] == bytes((compress.REFERENCE,)):
         return int.from_bytes(value[1:], "little")
     return None
+
+
+def shared_string(text: str) -> tuple[int, int] | None:
+    """Where the longest escape-free string of a JSON object ``text`` lies (its characters only), when it is
+    long enough to be a text of its own; None otherwise."""
+    if text[:1] != "{" or _SKELETON_SEPARATOR in text:  # any text may start with "{": not all are JSON
+        return None
+    best: tuple[int, int] | None = None
+    for match in _STRING.finditer(text):
+        start, end = match.span(1)
+        if end - start >= MIN_CHARS and (best is None or end - start > best[1] - best[0]) and "\\" not in match[1]:
+            best = (start, end)
+    return best
+
+
+def composite(text: str, span: tuple[int, int], inner_id: int) -> bytes:
+    """The stored form of ``text`` whose characters at ``span`` are the text ``inner_id``."""
+    skeleton = (text[: span[0]] + _SKELETON_SEPARATOR + text[span[1] :]).encode("utf-8", "surrogatepass")
+    return bytes((compress.COMPOSITE,)) + inner_id.to_bytes(8, "little") + compress.pack(skeleton, dictionary=False)
+
+
+def _inner_id(stored: str | bytes) -> int | None:
+    if isinstance(stored, bytes) and stored[:1] == bytes((compress.COMPOSITE,)):
+        return int.from_bytes(stored[1:9], "little")
+    return None
+
+
+def _assembled(stored: bytes, inner: str) -> str:
+    prefix, _, suffix = compress.unpack(stored[9:]).decode("utf-8", "surrogatepass").partition(_SKELETON_SEPARATOR)
+    return prefix + inner + suffix
 
 
 class TextWriter:
@@ -100,7 +141,12 @@ class TextWriter:
             self._next_id += 1
             found = self._next_id
             self._pending[key] = found
-            self._rows.append((found, scope, digest(text), encode(text)))
+            span = shared_string(text)
+            if span is None:
+                body: str | bytes = encode(text)
+            else:
+                body = composite(text, span, self.intern(conn, scope, text[span[0] : span[1]]))
+            self._rows.append((found, scope, digest(text), body))
         return found
 
     def find(self, conn: sqlite3.Connection, scope: int, text: str) -> int | None:
@@ -124,8 +170,9 @@ class TextWriter:
         if self._new(scope):
             return None
         rows = conn.execute("SELECT id, body FROM texts WHERE scope = ? AND digest = ?", (scope, digest(text)))
-        for text_id, body in rows:
-            if decode(body) == text:
+        for text_id, body in rows.fetchall():
+            inner_id = _inner_id(body)
+            if (decode(body) if inner_id is None else _assembled(body, load(conn, [inner_id])[inner_id])) == text:
                 self._remember((scope, text), text_id)
                 return int(text_id)
         return None
@@ -152,12 +199,22 @@ class TextWriter:
 
 
 def load(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
-    """The texts of these ids."""
+    """The texts of these ids (composites assembled)."""
     found: dict[int, str] = {}
+    composites: dict[int, bytes] = {}
     for chunk in chunks(sorted(set(ids)), _IN_CHUNK):
         marks = ",".join("?" * len(chunk))
         for text_id, body in conn.execute(f"SELECT id, body FROM texts WHERE id IN ({marks})", chunk):
-            found[text_id] = decode(body)
+            if _inner_id(body) is None:
+                found[text_id] = decode(body)
+            else:
+                composites[text_id] = body
+    if composites:
+        inner_ids = {i for body in composites.values() if (i := _inner_id(body)) is not None}
+        inner = load(conn, inner_ids - found.keys())
+        inner.update(found)
+        for text_id, body in composites.items():
+            found[text_id] = _assembled(body, inner[_inner_id(body)])  # type: ignore[index]
     return found
 
 
