@@ -25,6 +25,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _children(pid: int) -> list[int]:
+    """Every process started by ``pid``, and theirs."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ValueError):
+            continue
+        for child in children:
+            found += [child, *_children(child)]
+    return found
+
+
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[bytes]
@@ -32,11 +45,15 @@ class ServerProcess:
     data_dir: Path
 
     def peak_rss_mb(self) -> float:
-        """The server's high-water resident set size (VmHWM), in MiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """The high-water resident set size (VmHWM) of the server and of its ingest workers, summed, in MiB."""
+        total = 0
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        return total / 1024 if total else float("nan")
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())

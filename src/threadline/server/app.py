@@ -21,6 +21,7 @@ from threadline.server.auth.authenticate import Authenticator
 from threadline.server.auth.guard import LOOPBACK_NAMES, Guard, is_loopback
 from threadline.server.auth.secret import server_secret
 from threadline.server.ingest.budget import IngestBudget
+from threadline.server.ingest.decoding import DecodePool
 from threadline.server.ingest.port import WriterOptions
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.rollup import FoldOptions
@@ -75,6 +76,8 @@ def create_app(
         )
         if clock is not None:
             runtime.clock = clock
+        if not read_only and settings.ingest_worker_count > 0:
+            runtime.decoders = DecodePool(settings.ingest_worker_count)
         if settings.auth:
             runtime.authenticator = Authenticator(backend, server_secret(settings.secret_key, settings.data_dir))
         app.state.runtime = runtime
@@ -100,6 +103,8 @@ def create_app(
             if retention is not None:
                 retention.cancel()
             writer.stop()
+            if runtime.decoders is not None:
+                runtime.decoders.close()
             backend.close()
 
     app = FastAPI(

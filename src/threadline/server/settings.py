@@ -8,6 +8,7 @@ The CLI builds the ``serve`` options from ``SETTINGS``, and the test suite check
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,13 @@ class Settings:
         default=20_000,
         metadata={"help": "Most spans committed in one group commit."},
     )
+    ingest_workers: int = field(
+        default=-1,
+        metadata={
+            "help": "Processes that decode, protect and prepare trace requests, so that the server's own process "
+            "is left to write and read; -1 (default): one less than the cores, at least one; 0: none (threads)."
+        },
+    )
     session_intelligence: bool = field(
         default=True,
         metadata={
@@ -171,6 +179,13 @@ class Settings:
         default=False,
         metadata={"help": "Send realistic demo traffic through the SDK, so there is something to see."},
     )
+
+    @property
+    def ingest_worker_count(self) -> int:
+        """``ingest_workers`` with -1 resolved for this machine."""
+        if self.ingest_workers >= 0:
+            return self.ingest_workers
+        return max(1, (os.cpu_count() or 1) - 1)
 
     @property
     def idle_timeout_ns(self) -> int:

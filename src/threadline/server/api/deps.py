@@ -15,6 +15,7 @@ from threadline import hash_user_id
 from threadline.server.auth.access import project_of
 from threadline.server.auth.authenticate import Authenticator, FailureLimiter
 from threadline.server.ingest.budget import IngestBudget
+from threadline.server.ingest.decoding import DecodePool
 from threadline.server.ingest.port import SpanWriter
 from threadline.server.ingest.prepare import Preparer
 from threadline.server.ingest.privacy import Privacy
@@ -38,6 +39,8 @@ class Runtime:
     budget: IngestBudget
     decoding: CapacityLimiter
     """Requests decoded at once, on worker threads (the event loop stays free for other requests)."""
+    decoders: DecodePool | None = None
+    """The processes that decode trace requests (None: they are decoded on the threads above)."""
     clock: Clock = time.time_ns
     authenticator: Authenticator | None = None
     """Checks API keys and web sessions (None when --auth is off)."""

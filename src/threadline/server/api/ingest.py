@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from threadline.server.api.deps import runtime
+from threadline.server.api.deps import Runtime, runtime
 from threadline.server.api.schemas import ErrorBody
 from threadline.server.auth.access import project_of
 from threadline.server.errors import ApiError
-from threadline.server.ingest import decode, logs, otlp
+from threadline.server.ingest import handoff, logs, otlp
+from threadline.server.ingest.decoding import prepare_request
 from threadline.server.ingest.port import SpanItem
-from threadline.server.ingest.prepare import Preparer
-from threadline.server.ingest.privacy import Privacy, protect, protect_log_events
-from threadline.server.ingest.records import DecodedBatch, Limits
+from threadline.server.ingest.privacy import Privacy, protect_log_events
+from threadline.server.ingest.records import Limits
 
 router = APIRouter(tags=["ingest"])
 _STATUS_NOTE = "JSON requests get this body; protobuf requests get a google.rpc.Status with the same message."
@@ -44,8 +44,8 @@ _OTLP_BODY = {
 
 
 async def _export_traces(request: Request) -> Response:
-    """Read (within the ingest budget), decode and prepare (on a worker thread), write (acknowledged once
-    committed). The budget's share is held until the spans are committed."""
+    """Read (within the ingest budget), decode and prepare (in a worker process, else on a worker thread),
+    write (acknowledged once committed). The budget's share is held until the spans are committed."""
     rt = runtime(request)
     is_json = otlp.answers_in_json(request)
     try:
@@ -53,39 +53,35 @@ async def _export_traces(request: Request) -> Response:
             body = await otlp.read_request(request, rt.settings.max_body_bytes, hold, rt.settings.request_timeout_s)
             is_json = body.is_json
             project = project_of(request)
-            batch, items = await to_thread.run_sync(
-                _decode_traces,
-                rt.preparer,
-                body,
-                Limits.from_settings(rt.settings),
-                lambda: rt.privacy(project),
-                limiter=rt.decoding,
-            )
-            del body  # the raw bytes are not needed while the spans wait for the writer
-            hold.take(_object_overhead(batch))  # many small attributes take more memory than their wire size
-            if items:
-                await rt.writer.write(project, items, hold.bytes)
+            limits = Limits.from_settings(rt.settings)
+            if rt.decoders is not None:
+                privacy = await to_thread.run_sync(rt.privacy, project, limiter=rt.decoding)
+                packed = await rt.decoders.prepare(body.body, body.is_json, limits, privacy)
+                del body  # the raw bytes are not needed while the spans wait for the writer
+                prepared = await to_thread.run_sync(handoff.unpack, packed, limiter=rt.decoding)
+            else:
+                prepared = await to_thread.run_sync(
+                    _prepare_here, rt, project, body.body, body.is_json, limits, limiter=rt.decoding
+                )
+                del body
+            hold.take(_object_overhead(prepared.items))  # many small attributes take more memory than their wire size
+            if prepared.items:
+                await rt.writer.write(project, prepared.items, hold.bytes)
     except ApiError as error:
         return otlp.error_response(error, is_json)
-    return otlp.traces_response(is_json, batch.rejected, batch.reasons)
+    return otlp.traces_response(is_json, prepared.rejected, list(prepared.reasons))
+
+
+def _prepare_here(rt: Runtime, project: int, body: bytes, is_json: bool, limits: Limits) -> handoff.Prepared:
+    return prepare_request(rt.preparer, body, is_json, limits, rt.privacy(project))
 
 
 ATTRIBUTE_OVERHEAD_BYTES = 120
 """What one decoded attribute costs in memory beyond its bytes on the wire (key and value objects, dict slot)."""
 
 
-def _object_overhead(batch: DecodedBatch) -> int:
-    return ATTRIBUTE_OVERHEAD_BYTES * sum(len(span.attributes) for span in batch.spans)
-
-
-def _decode_traces(
-    preparer: Preparer, body: otlp.OtlpRequest, limits: Limits, privacy: Callable[[], Privacy]
-) -> tuple[DecodedBatch, list[SpanItem]]:
-    """Decode, apply the project's privacy (before anything else sees the values), prepare."""
-    batch = decode.decode_json(body.body, limits) if body.is_json else decode.decode_protobuf(body.body, limits)
-    if batch.spans:
-        protect(batch.spans, privacy())
-    return batch, preparer.prepare(batch.spans)
+def _object_overhead(items: Sequence[SpanItem]) -> int:
+    return ATTRIBUTE_OVERHEAD_BYTES * sum(len(span.attributes) for span, _ in items)
 
 
 def _decode_log_events(body: otlp.OtlpRequest, limits: Limits, privacy: Callable[[], Privacy]) -> list[logs.LogEvent]:

@@ -52,6 +52,8 @@ def serve(**options: Any) -> None:
         raise click.ClickException(refusal)
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise UsageLine("--tls-cert and --tls-key go together: pass both to serve HTTPS")
+    if settings.ingest_workers < -1:
+        raise UsageLine("--ingest-workers takes -1 (one less than the cores), 0 (decode on threads) or a count")
     problem = settings.store_problem() or shared_secret_problem(settings)
     if problem:
         raise UsageLine(problem)
