@@ -13,7 +13,7 @@ tunes it (``serve.tune_garbage_collection``):
 * prepare: ``Preparer.prepare`` (normalize, price) of each request's spans;
 * write: the SQLite engine's writer path on a real database file in a temporary directory, as the writer
   thread runs it: per transaction (``--requests-per-commit`` requests, 1 by default), ``store.write()`` and
-  ``Stitcher.apply`` of each request, committed; stitching, folding, texts, compression and SQL included.
+  ``Stitcher.apply_all`` of its requests, committed; stitching, folding, texts, compression and SQL included.
 
 Two figures put the writer's in proportion, measured in the same process on the same rows:
 
@@ -132,8 +132,7 @@ def run_stages(
                 profiler.enable()
             started, wall = time.thread_time(), time.perf_counter()
             with store.write() as txn:
-                for items in group:
-                    stitcher.apply(txn, PROJECT, items)
+                stitcher.apply_all(txn, [(PROJECT, items) for items in group])
             write_s += time.thread_time() - started
             wall_s += time.perf_counter() - wall
             if profiler is not None:

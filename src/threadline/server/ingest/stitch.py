@@ -150,6 +150,16 @@ class Stitcher:
 
     # --- spans -----------------------------------------------------------------------------------
 
+    def apply_all(self, txn: IngestTransaction, requests: Sequence[tuple[int, Sequence[SpanItem]]]) -> list[ChangeSet]:
+        """Store several requests' spans, (project, spans) each, in one transaction: a project's are one batch,
+        so that a session that several of them add to is folded and written once. Each request is told
+        what its project's batch changed."""
+        by_project: dict[int, list[SpanItem]] = {}
+        for project_id, items in requests:
+            by_project.setdefault(project_id, []).extend(items)
+        changed = {project_id: self.apply(txn, project_id, items) for project_id, items in by_project.items()}
+        return [changed[project_id] for project_id, _ in requests]
+
     def apply(self, txn: IngestTransaction, project_id: int, items: Sequence[SpanItem]) -> ChangeSet:
         """Store one batch of spans and fold them into traces, turns, sessions and users."""
         by_trace: dict[bytes, list[SpanItem]] = {}

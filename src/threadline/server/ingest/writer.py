@@ -232,7 +232,7 @@ class Writer:
 
     def _apply(self, jobs: list[_Job]) -> list[ChangeSet]:
         with self._store.write() as txn:
-            changes = [self._stitcher.apply(txn, job.project_id, job.items or ()) for job in jobs]
+            changes = self._stitcher.apply_all(txn, [(job.project_id, job.items or ()) for job in jobs])
         self._commits += 1
         return changes
 
