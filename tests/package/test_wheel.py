@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -96,3 +97,21 @@ def test_the_wheel_serves_and_the_sdk_alone_sends(dist: Path, tmp_path: Path) ->
         assert "/static/threadline.css" in reference.text
         assert httpx.get(f"{url}/static/threadline.css", timeout=10).status_code == 200
     assert (cwd / "threadline-data" / "threadline.db").is_file()
+
+
+def test_pip_wheel_builds_one_wheel_with_each_file_once(tmp_path: Path) -> None:
+    """``pip wheel .`` as the README's readers run it; every migration is in the wheel, once."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
+        check=True,
+        timeout=600,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    (wheel,) = tmp_path.glob("threadline-*-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert len(names) == len(set(names))
+    migrations = sorted(n for n in names if "/store/sqlite/migrations/" in n and n.endswith(".sql"))
+    assert [Path(n).name[:4] for n in migrations] == [f"{v:04d}" for v in range(1, len(migrations) + 1)]
+    assert any(n.endswith("store/clickhouse/migrations/0001_initial.sql") for n in names)
+    assert any(n.endswith("dictionaries/spans-1.zdict") for n in names)
