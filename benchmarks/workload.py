@@ -69,8 +69,8 @@ def _text(rng: random.Random, low: int, high: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
 
 
-def _messages(history: list[tuple[str, str]]) -> str:
-    messages = [{"role": "system", "parts": [{"type": "text", "content": SYSTEM_PROMPT}]}]
+def _messages(history: list[tuple[str, str]], *, system: bool = True) -> str:
+    messages = [{"role": "system", "parts": [{"type": "text", "content": SYSTEM_PROMPT}]}] if system else []
     for role, content in history:
         messages.append({"role": role, "parts": [{"type": "text", "content": content}]})
     return json.dumps(messages)
@@ -179,7 +179,7 @@ def _turn_spans(rng: random.Random, session: _Session) -> list[Span]:
         llm2.status.code = 2
         llm2.status.message = "RateLimitError: Error code: 429"
     else:
-        llm2.attributes.append(_kv("gen_ai.output.messages", _messages([("assistant", answer)])[1:]))
+        llm2.attributes.append(_kv("gen_ai.output.messages", _messages([("assistant", answer)], system=False)))
     session.history = [*history, ("assistant", answer)][-session.history_messages :]
     session.next_ns = t_end + rng.randint(5, 90) * 10**9
     return [root, llm1, tool_span, llm2]
