@@ -100,11 +100,12 @@ _MOVING = frozenset({"idle_time_ms"})
 """Fields that depend on the moment of the request, not on the data."""
 
 
-def _still(value: Any) -> Any:
+def without(value: Any, keys: frozenset[str]) -> Any:
+    """``value`` with the members named ``keys`` left out, at any depth."""
     if isinstance(value, dict):
-        return {k: _still(v) for k, v in value.items() if k not in _MOVING}
+        return {k: without(v, keys) for k, v in value.items() if k not in keys}
     if isinstance(value, list):
-        return [_still(v) for v in value]
+        return [without(v, keys) for v in value]
     return value
 
 
@@ -114,14 +115,15 @@ def view(url: str) -> dict[str, Any]:
         sessions = client.get("/api/v1/sessions", params={"limit": 200}).json()["sessions"]
         details = {s["session_id"]: client.get(f"/api/v1/sessions/{s['session_id']}").json() for s in sessions}
         trace_ids = sorted({tid for d in details.values() for turn in d["turns"] for tid in turn["trace_ids"]})
-        return _still(
+        return without(
             {
                 "stats": client.get("/api/v1/stats").json(),
                 "users": client.get("/api/v1/users", params={"limit": 200}).json()["users"],
                 "sessions": sorted(sessions, key=lambda s: s["session_id"]),
                 "details": details,
                 "traces": {tid: client.get(f"/api/v1/traces/{tid}").json() for tid in trace_ids},
-            }
+            },
+            _MOVING,
         )
 
 
@@ -203,12 +205,4 @@ _NOW_DEPENDENT = frozenset({"status", "end_reason", "ended_at", "dropped_off", "
 
 def _timeless(shown: dict[str, Any]) -> Any:
     """``shown`` without what a session's lifecycle derives from the reading server's clock."""
-
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in _NOW_DEPENDENT}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip(shown)
+    return without(shown, _NOW_DEPENDENT)
