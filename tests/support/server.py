@@ -86,11 +86,7 @@ def run_server(
     ``shared_with``, in the same ClickHouse database as the server of that data directory."""
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    # Requests are decoded on threads unless a test asks for worker processes (tests/integration/test_ingest_workers.py
-    # and every test that starts `threadline serve`, whose default is one worker).
-    chosen = {"ingest_workers": 0, **engine_settings(engine, shared_with or data_dir), **overrides}
-    if store is not None:
-        chosen = {"ingest_workers": 0, **overrides}
+    chosen = {**engine_settings(engine, shared_with or data_dir), **overrides} if store is None else overrides
     settings = Settings(data_dir=data_dir, port=port, **chosen)  # type: ignore[arg-type]
     app = create_app(settings, clock=clock, store=store)
     config = server_config(app, settings, loop="asyncio", timeout_graceful_shutdown=1)

@@ -100,10 +100,11 @@ class Settings:
         metadata={"help": "Most spans committed in one group commit."},
     )
     ingest_workers: int = field(
-        default=-1,
+        default=0,
         metadata={
-            "help": "Processes that decode, protect and prepare trace requests, so that the server's own process "
-            "is left to write and read; -1 (default): one less than the cores, at least one; 0: none (threads)."
+            "help": "Processes that decode, protect and prepare trace requests, leaving the server's own process to "
+            "write and read; 0 (default): decode on threads; -1: one less than the cores. Worth it when decoding "
+            "dominates (JSON or compressed bodies, many redaction patterns); each costs about 100 MB."
         },
     )
     session_intelligence: bool = field(

@@ -7,7 +7,8 @@ writer (``handoff``). A request whose worker dies (killed, out of memory) is ans
 ``Retry-After``, like any overload: nothing of it was acknowledged, and the client sends it again. The
 pool is then replaced, so the next request finds a fresh worker.
 
-With no workers (``--ingest-workers 0``), the same function runs on a thread of the server's process.
+With no workers (``--ingest-workers 0``, the default), the same function runs on a thread of the server's
+process.
 """
 
 from __future__ import annotations
