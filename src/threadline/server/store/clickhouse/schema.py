@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from importlib import resources
 
 from threadline.server.store.base import StoreUnavailable
 from threadline.server.store.clickhouse.connection import Connection
 from threadline.server.store.clickhouse.sql import literal
+from threadline.server.store.migrations import Migration, shipped
 
 MIGRATIONS_TABLE = "threadline_migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _CREATE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (?P<name>\w+)\s*\((?P<columns>.*)\)\s*ENGINE\s*=\s*(?P<engine>\w+)"
     r"(?:\((?P<args>[^)]*)\))?(?P<rest>.*)$",
@@ -29,25 +28,9 @@ _SHARD_KEY = re.compile(r"^--\s*shard key:\s*(?P<key>.+?)\s*$", re.MULTILINE)
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
 def migrations() -> list[Migration]:
     """Every migration shipped with the package, in order (numbered 1..n)."""
-    folder = resources.files("threadline.server.store.clickhouse") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {[m.name for m in found]}")
-    return found
+    return shipped("threadline.server.store.clickhouse")
 
 
 @dataclass(frozen=True, slots=True)

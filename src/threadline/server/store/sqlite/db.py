@@ -8,40 +8,20 @@ order at start-up, each in its own transaction.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from threadline.server.store.base import StoreUnavailable
+from threadline.server.store.migrations import Migration, shipped
 
 DB_FILENAME = "threadline.db"
 WAL_SIZE_LIMIT = 8 * 1024 * 1024
 """Bytes of WAL file kept after the log starts over; the checkpointer keeps the log itself small."""
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
 
 
 def migrations() -> list[Migration]:
-    """Every migration shipped with the package, in order."""
-    folder = resources.files("threadline.server.store.sqlite") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
-    return found
+    """Every migration shipped with the package, in order (numbered 1..n)."""
+    return shipped("threadline.server.store.sqlite")
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
