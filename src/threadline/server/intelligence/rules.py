@@ -93,6 +93,17 @@ def sql(rule: Expr, cutoff: int, dialect: Dialect, prefix: str = "") -> str:
     return _sql(rule, int(cutoff), prefix)
 
 
+def lifecycle_filters(status: str | None, dropped_off: bool | None, cutoff: int, dialect: Dialect) -> list[str]:
+    """The WHERE clauses of a session list's ``status`` (active / ended) and ``dropped_off`` filters."""
+    clauses = []
+    if status is not None:
+        clauses.append(sql(ACTIVE if status == "active" else ENDED, cutoff, dialect))
+    if dropped_off is not None:
+        dropped = sql(DROPPED_OFF, cutoff, dialect)
+        clauses.append(dropped if dropped_off else f"NOT {dropped}")
+    return clauses
+
+
 def _sql(rule: Expr, cutoff: int, prefix: str) -> str:
     match rule:
         case Column(name):

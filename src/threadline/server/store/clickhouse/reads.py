@@ -59,11 +59,7 @@ def session_filters(project_id: int, query: SessionQuery) -> list[str]:
     if query.has_error is not None:
         where.append("error_count > 0" if query.has_error else "error_count = 0")
     cutoff = query.now_ns - query.idle_timeout_ns
-    if query.status is not None:
-        where.append(rules.sql(rules.ACTIVE if query.status == "active" else rules.ENDED, cutoff, "clickhouse"))
-    if query.dropped_off is not None:
-        dropped = rules.sql(rules.DROPPED_OFF, cutoff, "clickhouse")
-        where.append(dropped if query.dropped_off else f"NOT {dropped}")
+    where += rules.lifecycle_filters(query.status, query.dropped_off, cutoff, "clickhouse")
     if query.model is not None:
         where.append(f"has(models, {literal(query.model)})")
     if query.q:

@@ -76,11 +76,7 @@ def session_filters(project_id: int, query: SessionQuery) -> tuple[list[str], li
     if query.has_error is not None:
         where.append("error_count > 0" if query.has_error else "error_count = 0")
     cutoff = query.now_ns - query.idle_timeout_ns
-    if query.status is not None:
-        where.append(rules.sql(rules.ACTIVE if query.status == "active" else rules.ENDED, cutoff, "sqlite"))
-    if query.dropped_off is not None:
-        dropped = rules.sql(rules.DROPPED_OFF, cutoff, "sqlite")
-        where.append(dropped if query.dropped_off else f"NOT {dropped}")
+    where += rules.lifecycle_filters(query.status, query.dropped_off, cutoff, "sqlite")
     if query.model is not None:
         where.append("pk IN (SELECT session_pk FROM session_models WHERE project_id = ? AND model = ?)")
         params.extend((project_id, query.model))
