@@ -100,3 +100,22 @@ def test_opening_fails_with_one_line(url: str, shown: str) -> None:
 def test_a_read_only_store_needs_a_current_schema(ch_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="start a writing server"):
         ClickHouseStore(f"chdb://{ch_path}", read_only=True)
+
+
+def test_every_cluster_statement_parses_in_the_engine(ch_path: Path) -> None:
+    """No cluster runs here: the engine parses each statement cluster mode sends (a typo fails here, not on
+    the first deployment)."""
+    cluster = Schema("tl", cluster="prod")
+    statements = [
+        *cluster.migrations_table(),
+        *(s for m in schema.migrations() for s in cluster.render(m.sql)),
+        *(f"DELETE FROM {cluster.deletable(t)} WHERE session_id IN ('s')" for t in ("sessions", "session_traces")),
+    ]
+    store = ClickHouseStore(f"chdb://{ch_path}")
+    try:
+        for statement in statements:
+            assert store.conn.query(f"EXPLAIN AST {statement}"), statement
+        with pytest.raises(Exception, match="Syntax error"):
+            store.conn.query("EXPLAIN AST CREATE TABLE x ON CLUSTER 'prod' (a UInt64) ENGINE = MergeTree( ORDER BY a")
+    finally:
+        store.close()
