@@ -289,6 +289,11 @@ def test_stats_health_metrics_and_openapi(client: httpx.Client) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     metrics = client.get("/metrics").text
     assert f'threadline_spans_stored{{project="default"}} {stats["span_count"]}' in metrics
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if not line.startswith("#"))
+    assert float(values["threadline_writer_busy_seconds_total"]) > 0  # the seeded spans were written
+    threads = {k.split('"')[1]: float(v) for k, v in values.items() if k.startswith("threadline_thread_cpu_seconds")}
+    assert "MainThread" in threads
+    assert any(name.endswith("writer") and seconds > 0 for name, seconds in threads.items()), threads
     spec = client.get("/openapi.json").json()
     for path in ("/v1/traces", "/api/v1/sessions", "/api/v1/sessions/{session_id}", "/api/v1/traces/{trace_id}"):
         assert path in spec["paths"]

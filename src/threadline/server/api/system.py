@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from importlib.metadata import version
 from typing import Annotated, Any
 
@@ -67,12 +69,34 @@ async def metrics(rt: Annotated[Runtime, Depends(runtime)]) -> str:
         f"threadline_writer_pending_spans {rt.writer.pending_spans}",
         "# TYPE threadline_writer_commits_total counter",
         f"threadline_writer_commits_total {rt.writer.commits}",
+        "# TYPE threadline_writer_busy_seconds_total counter",
+        f"threadline_writer_busy_seconds_total {rt.writer.busy_seconds:.6f}",
+        "# TYPE threadline_thread_cpu_seconds_total counter",
+        *(
+            f'threadline_thread_cpu_seconds_total{{thread="{_label(name)}"}} {seconds:.6f}'
+            for name, seconds in sorted(thread_cpu_seconds().items())
+        ),
         "# TYPE threadline_ingest_held_bytes gauge",
         f"threadline_ingest_held_bytes {rt.budget.held_bytes}",
         "# TYPE threadline_ingest_refused_total counter",
         f"threadline_ingest_refused_total {rt.budget.refused}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used by each of this process's live Python threads, by name (threads sharing a name:
+    summed; a thread gone meanwhile: left out)."""
+    used: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.ident is None:
+            continue
+        try:
+            seconds = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        except OSError:
+            continue
+        used[thread.name] = used.get(thread.name, 0.0) + seconds
+    return used
 
 
 def _label(value: str) -> str:

@@ -84,6 +84,12 @@ class SpanWriter(Protocol):
         """Writes made durable since start."""
         ...
 
+    @property
+    def busy_seconds(self) -> float:
+        """Seconds of the clock on the wall the writer spent writing since start (not waiting for work): close
+        to the time elapsed, the writer is what limits ingest."""
+        ...
+
     def start(self) -> None: ...
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -78,6 +78,7 @@ class Writer:
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="threadline-writer", daemon=True)
         self._commits = 0
+        self._busy_s = 0.0
         self._refusals = _RefusalLog()
 
     @property
@@ -87,6 +88,10 @@ class Writer:
     @property
     def commits(self) -> int:
         return self._commits
+
+    @property
+    def busy_seconds(self) -> float:
+        return self._busy_s
 
     def start(self) -> None:
         self._thread.start()
@@ -158,33 +163,39 @@ class Writer:
             if first is _STOP:
                 return
             assert isinstance(first, _Job)
-            jobs = [first]
-            stop_after = False
-            if first.task is None:
-                size, weight = len(first.items or ()), first.weight
-                while size < self._max_batch and weight < MAX_BATCH_BYTES:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop_after = True
-                        break
-                    assert isinstance(nxt, _Job)
-                    if nxt.task is not None:
-                        self._commit(jobs)
-                        jobs = []
-                        self._run_task(nxt)
-                        continue
-                    jobs.append(nxt)
-                    size += len(nxt.items or ())
-                    weight += nxt.weight
-                if jobs:
-                    self._commit(jobs)
-            else:
-                self._run_task(first)
-            if stop_after:
+            started = time.perf_counter()
+            stop = self._take(first)
+            self._busy_s += time.perf_counter() - started
+            if stop:
                 return
+
+    def _take(self, first: _Job) -> bool:
+        """Run ``first`` and what is queued behind it; True when a stop was queued among them."""
+        if first.task is not None:
+            self._run_task(first)
+            return False
+        jobs = [first]
+        size, weight = len(first.items or ()), first.weight
+        while size < self._max_batch and weight < MAX_BATCH_BYTES:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                self._commit(jobs)
+                return True
+            assert isinstance(nxt, _Job)
+            if nxt.task is not None:
+                self._commit(jobs)
+                jobs = []
+                self._run_task(nxt)
+                continue
+            jobs.append(nxt)
+            size += len(nxt.items or ())
+            weight += nxt.weight
+        if jobs:
+            self._commit(jobs)
+        return False
 
     def _claim(self, jobs: list[_Job]) -> list[_Job]:
         """The jobs still wanted, each marked running so that it can no longer be cancelled; a job whose

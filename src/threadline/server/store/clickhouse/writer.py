@@ -79,6 +79,7 @@ class ClickHouseWriter:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="threadline-clickhouse-writer", daemon=True)
         self._commits = 0
+        self._busy_s = 0.0
         self._last_warning = -60.0
         self._timers: set[threading.Timer] = set()
 
@@ -89,6 +90,10 @@ class ClickHouseWriter:
     @property
     def commits(self) -> int:
         return self._commits
+
+    @property
+    def busy_seconds(self) -> float:
+        return self._busy_s
 
     def start(self) -> None:
         self._thread.start()
@@ -165,14 +170,21 @@ class ClickHouseWriter:
             if first is _STOP:
                 return
             assert isinstance(first, _Job)
-            if first.task is not None:
-                self._task(first)
-                continue
-            jobs, stop_after = self._gather(first)
-            if jobs:
-                self._commit(jobs)
-            if stop_after:
+            started = time.perf_counter()
+            stop = self._take(first)
+            self._busy_s += time.perf_counter() - started
+            if stop:
                 return
+
+    def _take(self, first: _Job) -> bool:
+        """Run ``first`` and what is queued behind it; True when a stop was queued among them."""
+        if first.task is not None:
+            self._task(first)
+            return False
+        jobs, stop_after = self._gather(first)
+        if jobs:
+            self._commit(jobs)
+        return stop_after
 
     def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
         """``first`` and the span jobs queued behind it, within a batch's bounds; a task ends the batch
@@ -299,6 +311,7 @@ class ReadOnlyWriter:
 
     pending_spans = 0
     commits = 0
+    busy_seconds = 0.0
 
     def start(self) -> None:
         return None
