@@ -64,6 +64,82 @@ class ServerProcess:
             self.process.terminate()
             self.process.wait(300)
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU seconds used so far by the server's process and by its ingest workers (live ones)."""
+        own = _process_cpu_seconds(self.process.pid)
+        return own, sum(_process_cpu_seconds(pid) for pid in _children(self.process.pid))
+
+    def time_figures(self) -> dict[str, float]:
+        """The server's own figures of where its time went (``/metrics``): the writer's busy seconds, and
+        each Python thread's CPU seconds by name."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        figures = {}
+        for line in text.splitlines():
+            if line.startswith("threadline_writer_busy_seconds_total "):
+                figures["writer busy"] = float(line.split()[1])
+            elif line.startswith("threadline_thread_cpu_seconds_total{"):
+                name = line.split('"')[1]
+                figures[f"thread {name}"] = figures.get(f"thread {name}", 0.0) + float(line.rsplit(" ", 1)[1])
+        return figures
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@dataclass
+class TimeAccount:
+    """Where each microsecond of an ingest went: the server's figures and CPU clocks read before and after,
+    per span. On ``cores`` cores, ``cores`` × the wall time per span is all the CPU time there was."""
+
+    server: ServerProcess
+    spans: int
+    cores: int
+    _before: dict[str, float] = field(default_factory=dict)
+    _started: float = 0.0
+
+    def start(self) -> None:
+        self._before = self._read()
+        self._started = time.perf_counter()
+
+    def report(self) -> None:
+        wall = time.perf_counter() - self._started
+        after = self._read()
+        us = {key: (after.get(key, 0.0) - self._before.get(key, 0.0)) / self.spans * 1e6 for key in after}
+        per_span = wall / self.spans * 1e6
+        print(f"\nwhere a span's time went (µs per span: one every {per_span:.1f} µs of wall clock; "
+              f"{self.cores} cores: {self.cores * per_span:.1f} µs of CPU time):")  # fmt: skip
+        busy = us.pop("writer busy", 0.0)
+        writer = next((key for key in us if key.startswith("thread ") and key.endswith("writer")), None)
+        writer_cpu = us.pop(writer, 0.0) if writer else 0.0
+        print(f"  {'writer, busy (wall clock)':<44}{busy:>8.1f}   {busy / per_span:>4.0%} of the wall clock")
+        print(f"  {'  on CPU: stitch, fold, texts, encode, SQL':<44}{writer_cpu:>8.1f}")
+        print(f"  {'  waiting: for the interpreter lock, disk':<44}{busy - writer_cpu:>8.1f}")
+        threads = {key: value for key, value in us.items() if key.startswith("thread ")}
+        named = {"thread MainThread": "event loop: HTTP, decode, prepare"}
+        for key, value in sorted(threads.items(), key=lambda item: -item[1]):
+            if value >= 0.05:
+                label = f"{key.removeprefix('thread ')}" + (f" ({named[key]})" if key in named else "")
+                print(f"  {label:<44}{value:>8.1f}")
+        native = us["server cpu"] - writer_cpu - sum(threads.values())
+        print(f"  {'server, other threads (not Python)':<44}{max(native, 0.0):>8.1f}")
+        print(f"  {'ingest worker processes':<44}{us['workers cpu']:>8.1f}")
+        print(f"  {'the senders (this process)':<44}{us['senders cpu']:>8.1f}")
+        used = us["server cpu"] + us["workers cpu"] + us["senders cpu"]
+        print(f"  {'CPU time used / idle':<44}{used:>8.1f} / {self.cores * per_span - used:.1f}")
+
+    def _read(self) -> dict[str, float]:
+        figures = self.server.time_figures()
+        figures["server cpu"], figures["workers cpu"] = self.server.cpu_seconds()
+        figures["senders cpu"] = time.process_time()
+        return figures
+
 
 def wait_until_up(port: int, path: str = "/healthz", timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout

@@ -5,8 +5,9 @@
 
 Starts ``threadline serve`` in its own process, sends a seeded workload of multi-turn agent sessions
 (4 spans per turn, 5 turns per session) over HTTP from several concurrent senders, and measures:
-end-to-end spans/s (from the first request until ``/api/v1/stats`` counts every span), the server's
-peak RSS, bytes on disk per span, the p50 latency of the session list (every ordering), session
+end-to-end spans/s (from the first request until ``/api/v1/stats`` counts every span), where each
+microsecond of it went (the writer's busy time, and CPU time by thread and process, from the server's
+``/metrics`` and ``/proc``: ``harness.TimeAccount``), the server's peak RSS, bytes on disk per span, the p50 latency of the session list (every ordering), session
 detail and trace queries over the full data set, and of the web UI's pages (the sessions page, and the
 page of a 20-turn session) with the size of the script they ship. Each figure is printed with its target and the
 ratio to it; with ``--baseline-spans`` the same senders also send part of the workload to the
@@ -23,7 +24,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from harness import cpu_count, get_json, p50_ms, send_all, threadline_server
+from harness import TimeAccount, cpu_count, get_json, p50_ms, send_all, threadline_server
 from workload import Workload, requests
 
 ORDERINGS = ("last_activity", "first_activity", "total_cost", "total_tokens", "duration", "turn_count", "error_count")
@@ -73,7 +74,10 @@ def main() -> None:
         def all_counted() -> bool:
             return bool(get_json(server.port, "/api/v1/stats")["span_count"] >= workload.total_spans)
 
+        account = TimeAccount(server, workload.total_spans, cpu_count())
+        account.start()
         sent = send_all(server.port, bodies, args.senders, done=all_counted)
+        account.report()
         rate = workload.total_spans / sent.seconds
         stats = get_json(server.port, "/api/v1/stats")
         assert stats["span_count"] == workload.total_spans, stats
