@@ -122,7 +122,11 @@ class TimeAccount:
         print(f"  {'  on CPU: stitch, fold, texts, encode, SQL':<44}{writer_cpu:>8.1f}")
         print(f"  {'  waiting: for the interpreter lock, disk':<44}{busy - writer_cpu:>8.1f}")
         threads = {key: value for key, value in us.items() if key.startswith("thread ")}
-        named = {"thread MainThread": "event loop: HTTP, decode, prepare"}
+        named = {
+            "thread MainThread": "the event loop: HTTP",
+            "thread AnyIO worker thread": "decode and prepare, or unpack from workers",
+            "thread threadline-checkpoint": "WAL checkpoints",
+        }
         for key, value in sorted(threads.items(), key=lambda item: -item[1]):
             if value >= 0.05:
                 label = f"{key.removeprefix('thread ')}" + (f" ({named[key]})" if key in named else "")

@@ -7,12 +7,12 @@ Starts ``threadline serve`` in its own process, sends a seeded workload of multi
 (4 spans per turn, 5 turns per session) over HTTP from several concurrent senders, and measures:
 end-to-end spans/s (from the first request until ``/api/v1/stats`` counts every span), where each
 microsecond of it went (the writer's busy time, and CPU time by thread and process, from the server's
-``/metrics`` and ``/proc``: ``harness.TimeAccount``), the server's peak RSS, bytes on disk per span, the p50 latency of the session list (every ordering), session
-detail and trace queries over the full data set, and of the web UI's pages (the sessions page, and the
-page of a 20-turn session) with the size of the script they ship. Each figure is printed with its target and the
-ratio to it; with ``--baseline-spans`` the same senders also send part of the workload to the
-baseline server (``--baseline``, see ``baseline.py``) in the same run, and the ratio of the two
-ingest rates is printed.
+``/metrics`` and ``/proc``: ``harness.TimeAccount``), the server's peak RSS, bytes on disk per span, the
+p50 latency of the session list (every ordering), session detail and trace queries over the full data
+set, and of the web UI's pages (the sessions page, and the page of a 20-turn session) with the size of
+the script they ship. Each figure is printed with its target and the ratio to it; with
+``--baseline-spans`` the same senders also send part of the workload to the baseline server
+(``--baseline``, see ``baseline.py``) in the same run, and the ratio of the two ingest rates is printed.
 """
 
 from __future__ import annotations
