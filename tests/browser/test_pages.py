@@ -51,6 +51,25 @@ def test_analytics_shows_the_apis_figures(page: Page, filled: Filled) -> None:
     expect(page).to_have_url(f"{filled.url}/sessions/{quote(costliest[0]['session_id'], safe='')}")
 
 
+def test_analytics_durations_and_the_slowest_and_longest_sessions(page: Page, filled: Filled) -> None:
+    figures = api(filled, "/api/v1/analytics/sessions")
+    page.goto(filled.url + "/analytics")
+    duration_card = page.locator(".cards .card", has_text="Session duration p50").inner_text()
+    assert humanize.duration(figures["duration_p50_ms"]) in duration_card
+    assert f"p95 {humanize.duration(figures['duration_p95_ms'])}" in duration_card
+    latency_card = page.locator(".cards .card", has_text="Turn latency p50").inner_text()
+    assert f"p95 {humanize.duration(figures['turn_latency_p95_ms'])}" in latency_card
+    for title, ordering, figure in (
+        ("Longest-running sessions", "-duration", lambda s: humanize.duration(s["duration_ms"])),
+        ("Longest sessions (turns)", "-turn_count", lambda s: f"{humanize.count(s['turn_count'])} turns"),
+    ):
+        expected = api(filled, "/api/v1/sessions", ordering=ordering, limit=5)["sessions"]
+        assert len(expected) == 5
+        ranked = page.locator("section", has=page.get_by_role("heading", name=title, exact=True)).locator("li")
+        assert ranked.locator("a").all_inner_texts() == [s["session_id"] for s in expected], title
+        assert [item.locator(".num").inner_text() for item in ranked.all()] == [figure(s) for s in expected], title
+
+
 def test_analytics_for_one_user_and_window(page: Page, filled: Filled) -> None:
     sessions = api(filled, "/api/v1/sessions", user_id="maria@example.com", ordering="first_activity", limit=500)[
         "sessions"
