@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from threadline.server.store.base import StoreUnavailable
-from threadline.server.store.clickhouse import schema
+from threadline.server.store.clickhouse import connection, schema
 from threadline.server.store.clickhouse.schema import MIGRATIONS_TABLE, Schema
 from threadline.server.store.clickhouse.store import ClickHouseStore
 
@@ -119,3 +119,11 @@ def test_every_cluster_statement_parses_in_the_engine(ch_path: Path) -> None:
             store.conn.query("EXPLAIN AST CREATE TABLE x ON CLUSTER 'prod' (a UInt64) ENGINE = MergeTree( ORDER BY a")
     finally:
         store.close()
+
+
+def test_a_chdb_url_may_name_a_database_and_a_configuration_file() -> None:
+    target = connection.parse("chdb:///var/lib/tl?database=tl&config-file=/etc/tl/cluster.xml")
+    assert (target.chdb_path, target.database, target.chdb_config) == ("/var/lib/tl", "tl", "/etc/tl/cluster.xml")
+    assert connection.parse("chdb://here").chdb_config is None
+    with pytest.raises(StoreUnavailable, match="config-file=FILE"):
+        connection.parse("chdb://here?threads=4")

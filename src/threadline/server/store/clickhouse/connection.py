@@ -1,6 +1,6 @@
 """One interface over the two ways to reach ClickHouse: ``http(s)://user:password@host:port/database`` (a
-server, through clickhouse-connect) and ``chdb://PATH[?database=NAME]`` (the engine in this process, through
-chdb).
+server, through clickhouse-connect) and ``chdb://PATH[?database=NAME][&config-file=FILE]`` (the engine in this
+process, through chdb, configured by ``FILE`` when given).
 
 chdb runs one engine per process: every store opened on the same path shares one ``Connection`` (counted,
 closed with the last store), and its calls are serialized by a lock. Errors come out as the contract's:
@@ -39,6 +39,8 @@ class Target:
     url: str
     chdb_path: str | None
     database: str
+    chdb_config: str | None = None
+    """A chdb engine's configuration file (ClickHouse's XML or YAML: clusters, macros, limits)."""
 
     @property
     def shown(self) -> str:
@@ -53,9 +55,12 @@ def parse(url: str) -> Target:
             raise StoreUnavailable("chdb:// needs a directory: chdb:///var/lib/threadline or chdb://relative/dir")
         options = parse_qs(query)
         database = options.get("database", ["default"])[-1]
-        if set(options) - {"database"} or not _NAME.match(database):
-            raise StoreUnavailable(f"unsupported chdb URL {url!r}: use chdb://PATH or chdb://PATH?database=NAME")
-        return Target(url, path, database)
+        config = options.get("config-file", [None])[-1]
+        if set(options) - {"database", "config-file"} or not _NAME.match(database):
+            raise StoreUnavailable(
+                f"unsupported chdb URL {url!r}: use chdb://PATH, with ?database=NAME and ?config-file=FILE if needed"
+            )
+        return Target(url, path, database, config)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise StoreUnavailable(
@@ -87,7 +92,12 @@ class Connection:
         import clickhouse_connect
 
         if self.target.chdb_path is not None:
-            client = clickhouse_connect.get_client(interface="chdb", path=self.target.chdb_path)
+            config = self.target.chdb_config
+            client = clickhouse_connect.get_client(
+                interface="chdb",
+                path=self.target.chdb_path,
+                chdb_options={"config-file": config} if config else None,
+            )
             if self.target.database != "default":
                 client.command(f"CREATE DATABASE IF NOT EXISTS {self.target.database}")
                 client.database = self.target.database
