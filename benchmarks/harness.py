@@ -132,7 +132,7 @@ class TimeAccount:
                 label = f"{key.removeprefix('thread ')}" + (f" ({named[key]})" if key in named else "")
                 print(f"  {label:<44}{value:>8.1f}")
         native = us["server cpu"] - writer_cpu - sum(threads.values())
-        print(f"  {'server, other threads (not Python)':<44}{max(native, 0.0):>8.1f}")
+        print(f"  {'server, other threads (native, or ended)':<44}{max(native, 0.0):>8.1f}")
         print(f"  {'ingest worker processes':<44}{us['workers cpu']:>8.1f}")
         print(f"  {'the senders (this process)':<44}{us['senders cpu']:>8.1f}")
         used = us["server cpu"] + us["workers cpu"] + us["senders cpu"]
