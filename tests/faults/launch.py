@@ -6,13 +6,13 @@ import sys
 import time
 
 from threadline.server.cli.main import main
-from threadline.server.ingest import writer
+from threadline.server.ingest import job_queue, writer
 
 
 def slowed(delay: float) -> None:
     apply = writer.Writer._apply
 
-    def slow_apply(self: writer.Writer, jobs: list[writer._Job]) -> list[writer.ChangeSet]:
+    def slow_apply(self: writer.Writer, jobs: list[job_queue.Job]) -> list[writer.ChangeSet]:
         time.sleep(delay)
         return apply(self, jobs)
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
+from threadline.server.errors import ReadOnly, StorageUnavailable
+from threadline.server.ingest.job_queue import Job, JobQueue
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.port import (
     ChangeSet,
@@ -37,24 +36,6 @@ from threadline.server.ingest.stitch import Stitcher
 log = logging.getLogger("threadline.writer")
 T = TypeVar("T")
 
-WriterTask = Callable[[IngestTransaction, Stitcher], Any]
-"""Work other than ingest that must run on the writer (deletions): gets the transaction and stitcher."""
-
-
-@dataclass(slots=True)
-class _Job:
-    project_id: int
-    items: Sequence[SpanItem] | None
-    task: WriterTask | None
-    future: Future[Any]
-    weight: int = 0
-    """The request's size in bytes (a group commit stops growing past ``MAX_BATCH_BYTES``)."""
-
-
-_STOP = object()
-MAX_BATCH_BYTES = 8 * 1024 * 1024
-"""A group commit takes no more requests once it holds this many of their bytes: a transaction's pages
-all land in the WAL before a checkpoint can move them, so this bounds the WAL's growth between two."""
 STORAGE_RETRY_AFTER_S = 5
 """What a client is told to wait when the store refuses writes (a full disk rarely frees up at once)."""
 
@@ -70,20 +51,15 @@ class Writer:
         options = options or WriterOptions()
         self._store = store
         self._stitcher = Stitcher(prepare, options.fold)
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
-        self._max_pending = options.max_pending_spans
-        self._max_batch = options.max_batch_spans
-        self._pending = 0
-        self._lock = threading.Lock()
+        self._jobs = JobQueue(options.max_pending_spans, options.max_batch_spans)
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="threadline-writer", daemon=True)
         self._commits = 0
-        self._busy_s = 0.0
         self._refusals = _RefusalLog()
 
     @property
     def pending_spans(self) -> int:
-        return self._pending
+        return self._jobs.pending_spans
 
     @property
     def commits(self) -> int:
@@ -91,7 +67,7 @@ class Writer:
 
     @property
     def busy_seconds(self) -> float:
-        return self._busy_s
+        return self._jobs.busy_seconds
 
     def start(self) -> None:
         self._thread.start()
@@ -99,22 +75,13 @@ class Writer:
     def stop(self, timeout: float = 30.0) -> None:
         """Finish everything queued, then stop."""
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._jobs.stop()
             self._thread.join(timeout)
 
     def submit(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> Future[ChangeSet]:
         """Queue spans for the next group commit; raises ``Overloaded`` when the queue is full. ``weight``:
         the request's size in bytes."""
-        with self._lock:
-            if self._pending and self._pending + len(items) > self._max_pending:
-                raise Overloaded(
-                    f"The write queue is full ({self._pending} spans waiting). Retry after the Retry-After delay.",
-                    retry_after_s=1,
-                )
-            self._pending += len(items)
-        future: Future[ChangeSet] = Future()
-        self._queue.put(_Job(project_id, items, None, future, weight))
-        return future
+        return self._jobs.submit(project_id, items, weight)
 
     async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
         return await asyncio.wrap_future(self.submit(project_id, items, weight))
@@ -151,84 +118,27 @@ class Writer:
 
     def call(self, task: Callable[[IngestTransaction, Stitcher], T]) -> Future[T]:
         """Run ``task`` on the writer thread inside a transaction of its own."""
-        future: Future[T] = Future()
-        self._queue.put(_Job(0, None, task, future))
-        return future
+        return self._jobs.call(task)
 
     # --- the writer thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            assert isinstance(first, _Job)
-            started = time.perf_counter()
-            stop = self._take(first)
-            self._busy_s += time.perf_counter() - started
-            if stop:
-                return
+        self._jobs.serve(self._commit_claimed, self._run_task)
 
-    def _take(self, first: _Job) -> bool:
-        """Run ``first`` and what is queued behind it; True when a stop was queued among them."""
-        if first.task is not None:
-            self._run_task(first)
-            return False
-        jobs = [first]
-        size, weight = len(first.items or ()), first.weight
-        while size < self._max_batch and weight < MAX_BATCH_BYTES:
-            try:
-                nxt = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is _STOP:
-                self._commit(jobs)
-                return True
-            assert isinstance(nxt, _Job)
-            if nxt.task is not None:
-                self._commit(jobs)
-                jobs = []
-                self._run_task(nxt)
-                continue
-            jobs.append(nxt)
-            size += len(nxt.items or ())
-            weight += nxt.weight
-        if jobs:
-            self._commit(jobs)
-        return False
-
-    def _claim(self, jobs: list[_Job]) -> list[_Job]:
-        """The jobs still wanted, each marked running so that it can no longer be cancelled; a job whose
-        request was cancelled while it queued is dropped (nothing of it was acknowledged)."""
-        claimed = []
-        for job in jobs:
-            if job.future.set_running_or_notify_cancel():
-                claimed.append(job)
-            else:
-                with self._lock:
-                    self._pending -= len(job.items or ())
-        return claimed
-
-    def _commit(self, jobs: list[_Job]) -> None:
-        jobs = self._claim(jobs)
-        if not jobs:
-            return
-        self._commit_claimed(jobs)
-
-    def _commit_claimed(self, jobs: list[_Job]) -> None:
+    def _commit_claimed(self, jobs: list[Job]) -> None:
         try:
             changes = self._apply(jobs)
         except StoreWriteRefused as refused:  # nothing was written; the clients retry after Retry-After
             self._stitcher.reset()
             self._refusals.warn(refused)
             for job in jobs:
-                self._finish(job, error=_storage_unavailable(refused))
+                self._jobs.finish(job, error=_storage_unavailable(refused))
             return
         except Exception:
             self._stitcher.reset()
             if len(jobs) == 1:
                 log.exception("could not store a batch of %d spans", len(jobs[0].items or ()))
-                self._finish(jobs[0], error=RuntimeError("the server could not store these spans"))
+                self._jobs.finish(jobs[0], error=RuntimeError("the server could not store these spans"))
                 return
             for job in jobs:  # isolate the failing request; the others still commit
                 self._commit_claimed([job])
@@ -239,17 +149,17 @@ class Writer:
             except Exception:
                 log.exception("a commit listener failed")
         for job, change in zip(jobs, changes, strict=True):
-            self._finish(job, result=change)
+            self._jobs.finish(job, result=change)
 
-    def _apply(self, jobs: list[_Job]) -> list[ChangeSet]:
+    def _apply(self, jobs: list[Job]) -> list[ChangeSet]:
         with self._store.write() as txn:
             changes = self._stitcher.apply_all(txn, [(job.project_id, job.items or ()) for job in jobs])
         self._commits += 1
         return changes
 
-    def _run_task(self, job: _Job) -> None:
+    def _run_task(self, job: Job) -> None:
         assert job.task is not None
-        if not self._claim([job]):
+        if not self._jobs.claim([job]):
             return
         try:
             with self._store.write() as txn:
@@ -263,14 +173,6 @@ class Writer:
             job.future.set_exception(exc)
             return
         job.future.set_result(result)
-
-    def _finish(self, job: _Job, *, result: ChangeSet | None = None, error: Exception | None = None) -> None:
-        with self._lock:
-            self._pending -= len(job.items or ())
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(result)
 
 
 class ReadOnlyWriter(Writer):

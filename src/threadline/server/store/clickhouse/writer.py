@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from threadline.server.errors import Overloaded, ReadOnly, StorageUnavailable
+from threadline.server.errors import ReadOnly, StorageUnavailable
+from threadline.server.ingest.job_queue import Job, JobQueue
 from threadline.server.ingest.logs import LogEvent
 from threadline.server.ingest.port import (
     ChangeSet,
@@ -38,24 +37,10 @@ from threadline.server.store.clickhouse.sql import literal, storable
 
 log = logging.getLogger("threadline.writer")
 T = TypeVar("T")
-MAX_BATCH_BYTES = 8 * 1024 * 1024
-"""A batch takes no more requests once it holds this many of their bytes."""
 STORAGE_RETRY_AFTER_S = 5
 RECHECK_S = 10.0
 """An erasure's rows are repaired again this long after it (``Eraser.repair``): time for the rounds of other
 servers that read before its deletes to have written."""
-
-
-@dataclass(slots=True)
-class _Job:
-    project_id: int
-    items: Sequence[SpanItem] | None
-    task: Callable[[], Any] | None
-    future: Future[Any]
-    weight: int = 0
-
-
-_STOP = object()
 
 
 class ClickHouseWriter:
@@ -74,18 +59,15 @@ class ClickHouseWriter:
         self._eraser = Eraser(conn, schema, self._refolder)
         self._options = options
         self._on_commit = on_commit
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
-        self._pending = 0
-        self._lock = threading.Lock()
+        self._jobs = JobQueue(options.max_pending_spans, options.max_batch_spans)
         self._thread = threading.Thread(target=self._run, name="threadline-clickhouse-writer", daemon=True)
         self._commits = 0
-        self._busy_s = 0.0
         self._last_warning = -60.0
         self._timers: set[threading.Timer] = set()
 
     @property
     def pending_spans(self) -> int:
-        return self._pending
+        return self._jobs.pending_spans
 
     @property
     def commits(self) -> int:
@@ -93,7 +75,7 @@ class ClickHouseWriter:
 
     @property
     def busy_seconds(self) -> float:
-        return self._busy_s
+        return self._jobs.busy_seconds
 
     def start(self) -> None:
         self._thread.start()
@@ -102,29 +84,18 @@ class ClickHouseWriter:
         for timer in list(self._timers):
             timer.cancel()
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._jobs.stop()
             self._thread.join(timeout)
 
     # --- the port --------------------------------------------------------------------------------
 
     def submit(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> Future[ChangeSet]:
         """Queue spans for the next batch; raises ``Overloaded`` when the queue is full."""
-        with self._lock:
-            if self._pending and self._pending + len(items) > self._options.max_pending_spans:
-                raise Overloaded(
-                    f"The write queue is full ({self._pending} spans waiting). Retry after the Retry-After delay.",
-                    retry_after_s=1,
-                )
-            self._pending += len(items)
-        future: Future[ChangeSet] = Future()
-        self._queue.put(_Job(project_id, items, None, future, weight))
-        return future
+        return self._jobs.submit(project_id, items, weight)
 
     def call(self, task: Callable[[], T]) -> Future[T]:
         """Run ``task`` on the writer thread, between batches."""
-        future: Future[T] = Future()
-        self._queue.put(_Job(0, None, task, future))
-        return future
+        return self._jobs.call(task)
 
     async def write(self, project_id: int, items: Sequence[SpanItem], weight: int = 0) -> ChangeSet:
         return await asyncio.wrap_future(self.submit(project_id, items, weight))
@@ -165,72 +136,21 @@ class ClickHouseWriter:
     # --- the worker thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            assert isinstance(first, _Job)
-            started = time.perf_counter()
-            stop = self._take(first)
-            self._busy_s += time.perf_counter() - started
-            if stop:
-                return
+        self._jobs.serve(self._commit_claimed, self._task)
 
-    def _take(self, first: _Job) -> bool:
-        """Run ``first`` and what is queued behind it; True when a stop was queued among them."""
-        if first.task is not None:
-            self._task(first)
-            return False
-        jobs, stop_after = self._gather(first)
-        if jobs:
-            self._commit(jobs)
-        return stop_after
-
-    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
-        """``first`` and the span jobs queued behind it, within a batch's bounds; a task ends the batch
-        (it runs after it)."""
-        jobs = [first]
-        size, weight = len(first.items or ()), first.weight
-        while size < self._options.max_batch_spans and weight < MAX_BATCH_BYTES:
-            try:
-                nxt = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is _STOP:
-                return jobs, True
-            assert isinstance(nxt, _Job)
-            if nxt.task is not None:
-                self._commit(jobs)
-                self._task(nxt)
-                return [], False
-            jobs.append(nxt)
-            size += len(nxt.items or ())
-            weight += nxt.weight
-        return jobs, False
-
-    def _commit(self, jobs: list[_Job]) -> None:
-        claimed = []
-        for job in jobs:
-            if job.future.set_running_or_notify_cancel():
-                claimed.append(job)
-            else:
-                self._release(job)
-        if claimed:
-            self._commit_claimed(claimed)
-
-    def _commit_claimed(self, jobs: list[_Job]) -> None:
+    def _commit_claimed(self, jobs: list[Job]) -> None:
         try:
             with refusals(self._conn.target):
                 changes = self._refolder.write_spans([(job.project_id, job.items or ()) for job in jobs])
         except StoreWriteRefused as refused:
             self._warn(refused)
             for job in jobs:
-                self._finish(job, error=_unavailable(refused))
+                self._jobs.finish(job, error=_unavailable(refused))
             return
         except Exception:
             if len(jobs) == 1:
                 log.exception("could not store a batch of %d spans", len(jobs[0].items or ()))
-                self._finish(jobs[0], error=RuntimeError("the server could not store these spans"))
+                self._jobs.finish(jobs[0], error=RuntimeError("the server could not store these spans"))
                 return
             for job in jobs:  # isolate the failing request; the others still go in
                 self._commit_claimed([job])
@@ -238,11 +158,11 @@ class ClickHouseWriter:
         self._commits += 1
         self._notify(changes)  # before the acknowledgements: a client that heard "stored" finds the change fed
         for job, change in zip(jobs, changes, strict=True):
-            self._finish(job, result=change)
+            self._jobs.finish(job, result=change)
 
-    def _task(self, job: _Job) -> None:
+    def _task(self, job: Job) -> None:
         assert job.task is not None
-        if not job.future.set_running_or_notify_cancel():
+        if not self._jobs.claim([job]):
             return
         try:
             with refusals(self._conn.target):
@@ -287,17 +207,6 @@ class ClickHouseWriter:
             self._on_commit(changes)
         except Exception:
             log.exception("a commit listener failed")
-
-    def _release(self, job: _Job) -> None:
-        with self._lock:
-            self._pending -= len(job.items or ())
-
-    def _finish(self, job: _Job, *, result: ChangeSet | None = None, error: Exception | None = None) -> None:
-        self._release(job)
-        if error is not None:
-            job.future.set_exception(error)
-        else:
-            job.future.set_result(result)
 
     def _warn(self, refused: StoreWriteRefused) -> None:
         now = time.monotonic()
