@@ -118,9 +118,9 @@ class TimeAccount:
         busy = us.pop("writer busy", 0.0)
         writer = next((key for key in us if key.startswith("thread ") and key.endswith("writer")), None)
         writer_cpu = us.pop(writer, 0.0) if writer else 0.0
-        print(f"  {'writer, busy (wall clock)':<44}{busy:>8.1f}   {busy / per_span:>4.0%} of the wall clock")
-        print(f"  {'  on CPU: stitch, fold, texts, encode, SQL':<44}{writer_cpu:>8.1f}")
-        print(f"  {'  waiting: for the interpreter lock, disk':<44}{busy - writer_cpu:>8.1f}")
+        print(f"  {'writer, busy (wall clock)':<62}{busy:>8.1f}   {busy / per_span:>4.0%} of the wall clock")
+        print(f"  {'  on CPU: stitch, fold, texts, encode, SQL':<62}{writer_cpu:>8.1f}")
+        print(f"  {'  waiting: for the interpreter lock, disk':<62}{busy - writer_cpu:>8.1f}")
         threads = {key: value for key, value in us.items() if key.startswith("thread ")}
         named = {
             "thread MainThread": "the event loop: HTTP",
@@ -130,13 +130,13 @@ class TimeAccount:
         for key, value in sorted(threads.items(), key=lambda item: -item[1]):
             if value >= 0.05:
                 label = f"{key.removeprefix('thread ')}" + (f" ({named[key]})" if key in named else "")
-                print(f"  {label:<44}{value:>8.1f}")
+                print(f"  {label:<62}{value:>8.1f}")
         native = us["server cpu"] - writer_cpu - sum(threads.values())
-        print(f"  {'server, other threads (native, or ended)':<44}{max(native, 0.0):>8.1f}")
-        print(f"  {'ingest worker processes':<44}{us['workers cpu']:>8.1f}")
-        print(f"  {'the senders (this process)':<44}{us['senders cpu']:>8.1f}")
+        print(f"  {'server, other threads (native, or ended)':<62}{max(native, 0.0):>8.1f}")
+        print(f"  {'ingest worker processes':<62}{us['workers cpu']:>8.1f}")
+        print(f"  {'the senders (this process)':<62}{us['senders cpu']:>8.1f}")
         used = us["server cpu"] + us["workers cpu"] + us["senders cpu"]
-        print(f"  {'CPU time used / idle':<44}{used:>8.1f} / {self.cores * per_span - used:.1f}")
+        print(f"  {'CPU time used / idle':<62}{used:>8.1f} / {self.cores * per_span - used:.1f}")
 
     def _read(self) -> dict[str, float]:
         figures = self.server.time_figures()
