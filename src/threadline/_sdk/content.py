@@ -16,7 +16,7 @@ def to_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_fallback)
+        return _JSON.encode(value)
     except (TypeError, ValueError):
         return str(value)
 
@@ -30,6 +30,11 @@ def _fallback(value: Any) -> Any:
             except Exception:
                 break
     return str(value)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_fallback)
+"""One encoder for every value (``json.dumps`` with options makes a new one per call); it keeps no state
+between calls, so threads may share it."""
 
 
 def attribute_value(value: Any) -> AttributeValue:
