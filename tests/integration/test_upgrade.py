@@ -1,7 +1,7 @@
 """A database written by an older Threadline is upgraded in place and shows what it showed.
 
 ``tests/data/legacy/v3.db.gz`` was written by Threadline at schema version 3 (before projects, keys and texts
-stored once) from the corpus and a few multi-turn sessions; ``v3.json`` is what that version's API showed of it
+stored once) from the corpus and a few multi-turn sessions; ``v3.json.gz`` is what that version's API showed of it
 (``make_fixture.py`` says how both were made). Opening it migrates it to the current version; every value the
 old API showed is then shown the same, and the old sessions take new turns.
 """
@@ -31,7 +31,7 @@ def legacy_data(tmp_path: Path) -> Path:
 
 
 def shown_before() -> dict[str, Any]:
-    shown: dict[str, Any] = json.loads((LEGACY / "v3.json").read_text())["view"]
+    shown: dict[str, Any] = json.loads(gzip.decompress((LEGACY / "v3.json.gz").read_bytes()))["view"]
     return shown
 
 

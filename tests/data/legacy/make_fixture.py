@@ -1,4 +1,4 @@
-"""Make ``v3.db.gz`` and ``v3.json``: a database written by Threadline at schema version 3 (before projects,
+"""Make ``v3.db.gz`` and ``v3.json.gz``: a database written by Threadline at schema version 3 (before projects,
 keys and stored-once texts), and what that Threadline's API showed of it.
 
 Run with this checkout's environment, pointing at a checkout of that version (commit ``f762174^``):
@@ -79,8 +79,9 @@ def main() -> None:
             server.terminate()
             server.wait(60)
         (HERE / "v3.db.gz").write_bytes(gzip.compress((data / "threadline.db").read_bytes(), mtime=0))
-        (HERE / "v3.json").write_text(json.dumps({"healthz": version, "view": shown}, indent=1, sort_keys=True))
-    print(f"wrote {HERE / 'v3.db.gz'} and {HERE / 'v3.json'}: {shown['stats']}")
+        view_json = json.dumps({"healthz": version, "view": shown}, indent=1, sort_keys=True)
+        (HERE / "v3.json.gz").write_bytes(gzip.compress(view_json.encode(), mtime=0))
+    print(f"wrote {HERE / 'v3.db.gz'} and {HERE / 'v3.json.gz'}: {shown['stats']}")
 
 
 if __name__ == "__main__":
