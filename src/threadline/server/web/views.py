@@ -155,8 +155,7 @@ NON_CONVERSATIONAL_TYPES = frozenset({"batch", "task", "job"})
 def session_page(detail: dict[str, Any]) -> SessionPage:
     attributes = detail.get("attributes") or {}
     kind = str(attributes.get("session.type", "")).lower()
-    conversational = attributes.get("session.conversational")
-    runs = kind in NON_CONVERSATIONAL_TYPES or conversational is False or str(conversational).lower() == "false"
+    runs = kind in NON_CONVERSATIONAL_TYPES or str(attributes.get("session.conversational")).lower() == "false"
     return SessionPage(detail, layout.timeline(detail["turns"]), runs)
 
 
